@@ -1,0 +1,142 @@
+"""The engine: one policy's compiled plans, run for each request.
+
+How this works: when a policy loads, the engine builds a ``Plan`` per route
+(its guards, in phase order) and keeps them in an immutable table; a reload
+builds a new table and swaps it in one assignment, so a request in flight
+finishes with the plans it started with.  Per request, ``begin`` routes it,
+``decide`` runs the guards until one stops it, and ``finish`` writes the
+audit event.  Monitor mode decides exactly as block mode, records the
+decision, and forwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vaultgate.core.exchange import Exchange
+from vaultgate.core.model import ALLOW, Action, Decision, Mode
+from vaultgate.core.paths import normalize_path
+from vaultgate.core.policy import Policy, Route
+from vaultgate.core.request import Request
+from vaultgate.guards import load_all
+from vaultgate.guards.base import Guard, Services, build_guards
+from vaultgate.state.base import Store
+from vaultgate.telemetry.audit import AuditLog, Timings
+
+log = logging.getLogger("vaultgate.proxy")
+security_log = logging.getLogger("vaultgate.security")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    route: Route
+    guards: tuple[Guard, ...]
+    response_guards: tuple[Guard, ...]
+
+
+class Engine:
+    """Runs the pipeline of the current policy."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        store: Store,
+        audit: AuditLog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        load_all()
+        self.store = store
+        self.audit = audit
+        self.clock = clock
+        self.policy = policy
+        self._plans = self._compile(policy)
+
+    def _compile(self, policy: Policy) -> dict[int, Plan]:
+        services = Services(self.store, self.clock)
+        plans = {}
+        for route in (*policy.routes, policy.default_route):
+            guards = build_guards(policy, route, services)
+            responders = tuple(g for g in guards if _overrides_response(g))
+            plans[route.index] = Plan(route, guards, responders)
+        return plans
+
+    def reload(self, policy: Policy) -> None:
+        """Swap in a new policy; requests in flight keep the old plans."""
+        plans = self._compile(policy)
+        self.policy, self._plans = policy, plans
+
+    def begin(self, request: Request) -> Exchange:
+        """Route a request and open its exchange."""
+        policy = self.policy
+        path = normalize_path(request.path)
+        match = policy.match(request.method, path)
+        return Exchange(
+            request=request,
+            policy=policy,
+            route=match.route,
+            params=match.params,
+            now=self.clock(),
+            incident_id=os.urandom(8).hex(),
+            normalized_path=path,
+        )
+
+    async def decide(self, ex: Exchange) -> Decision:
+        """Run the route's guards; the decision to enforce (monitor: ALLOW)."""
+        route = ex.route
+        if route.mode is Mode.OFF:
+            ex.decision = ALLOW
+            return ALLOW
+        decision = await self._run(self._plans[route.index], ex)
+        ex.decision = decision
+        if route.mode is Mode.MONITOR and decision.action.stops:
+            return ALLOW
+        return decision
+
+    async def _run(self, plan: Plan, ex: Exchange) -> Decision:
+        alert: Decision | None = None
+        for guard in plan.guards:
+            decision = await guard.check(ex)
+            if decision is None:
+                continue
+            if decision.action.stops:
+                return decision
+            alert = decision
+        return alert or ALLOW
+
+    def response_guards(self, ex: Exchange) -> tuple[Guard, ...]:
+        """The guards that want to see this exchange's response."""
+        if ex.route.mode is Mode.OFF:
+            return ()
+        plan = self._plans.get(ex.route.index)
+        return plan.response_guards if plan else ()
+
+    def finish(self, ex: Exchange, status: int, timings: Timings) -> None:
+        """Write the audit event; a failure here never changes a verdict."""
+        try:
+            self.audit.record(ex, status, timings)
+        except Exception:
+            log.exception("audit.failed incident=%s", ex.incident_id)
+
+    async def close(self) -> None:
+        await self.store.close()
+        self.audit.close()
+
+
+def _overrides_response(guard: Guard) -> bool:
+    kind = type(guard)
+    return (
+        kind.on_response is not Guard.on_response
+        or kind.wants_body is not Guard.wants_body
+    )
+
+
+def enforced(decision: Decision, mode: Mode) -> bool:
+    """Whether ``decision`` stops the request under ``mode``."""
+    return decision.action.stops and mode is Mode.BLOCK
+
+
+__all__ = ["Action", "Engine", "Plan", "enforced"]

@@ -1,0 +1,27 @@
+"""Guards: the checks of each pipeline phase, one module per threat family.
+
+``GUARD_MODULES`` lists every module that registers a guard or a policy
+section; importing them (``load_all``) fills both registries.  The order of
+execution is not this list's but the phases' (``core.model.Phase``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+GUARD_MODULES = (
+    "vaultgate.telemetry.audit",
+    "vaultgate.guards.scoring",
+)
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every guard module once, registering sections and guards."""
+    global _loaded
+    if _loaded:
+        return
+    for name in GUARD_MODULES:
+        importlib.import_module(name)
+    _loaded = True

@@ -1,0 +1,1 @@
+"""Shared state for guards: counters, rate buckets, seen-sets and bans."""

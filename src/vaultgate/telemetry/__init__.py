@@ -1,0 +1,1 @@
+"""Telemetry: audit events, their sinks, and metrics."""
