@@ -140,7 +140,7 @@ _CORE_KEYS = frozenset(
 _ROUTE_KEYS = frozenset({"path", "methods", "mode", "name"})
 _MODES = frozenset(m.value for m in Mode)
 _METHODS = frozenset(
-    "GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT".split()
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 )
 
 
@@ -161,7 +161,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
-        raise PolicyError(source, where, "valid YAML", str(exc).split("\n")[0])
+        problem = str(exc).split("\n")[0]
+        raise PolicyError(source, where, "valid YAML", problem) from None
     root = Node(document, "", source)
     allowed = _CORE_KEYS | _SECTIONS.keys()
     return _build(root.mapping(allowed), root)
@@ -173,7 +174,7 @@ def _build(top: dict[str, Node], root: Node) -> Policy:
         key: section.parse(top.get(key) or blank(key, None))
         for key, section in _SECTIONS.items()
     }
-    mode = Mode((top.get("mode") or blank("mode", "block")).str(_MODES))
+    mode = Mode((top.get("mode") or blank("mode", "block")).text(_MODES))
     routes = _routes(top.get("routes") or blank("routes", None), settings, mode)
     default = _route(blank("default_route", {"path": "/{*}"}), -1, settings, mode)
     table = RouteTable([compile_template(r.path, r.methods) for r in routes])
@@ -182,7 +183,7 @@ def _build(top: dict[str, Node], root: Node) -> Policy:
         listen=_address(top.get("listen") or blank("listen", "127.0.0.1:8080")),
         upstream=_upstream(top.get("upstream"), root),
         mode=mode,
-        state=(top.get("state") or blank("state", "memory")).str(),
+        state=(top.get("state") or blank("state", "memory")).text(),
         trusted_proxies=(top.get("trusted_proxies") or blank("tp", [])).networks(),
         server=_server(top.get("server") or blank("server", None)),
         tls=_tls(top.get("tls")),
@@ -194,7 +195,7 @@ def _build(top: dict[str, Node], root: Node) -> Policy:
 
 
 def _routes(node: Node, settings: dict[str, Any], mode: Mode) -> list[Route]:
-    routes = [_route(item, i, settings, mode) for i, item in enumerate(node.list())]
+    routes = [_route(item, i, settings, mode) for i, item in enumerate(node.seq())]
     seen: dict[tuple[str, frozenset[str] | None], int] = {}
     for route in routes:
         key = (route.path, route.methods)
@@ -211,12 +212,12 @@ def _route(node: Node, index: int, settings: dict[str, Any], mode: Mode) -> Rout
         raise node.error("a route with a 'path'", show_value=False)
     path_node = fields["path"]
     try:
-        params = compile_template(path_node.str(), None).params
+        params = compile_template(path_node.text(), None).params
     except ValueError as exc:
         raise path_node.error(str(exc)) from None
     methods = None
     if "methods" in fields:
-        names = [m.str().upper() for m in fields["methods"].list(allow_scalar=True)]
+        names = [m.text().upper() for m in fields["methods"].seq(allow_scalar=True)]
         for i, name in enumerate(names):
             if name not in _METHODS:
                 raise fields["methods"].child(i, name).error("an HTTP method")
@@ -225,8 +226,8 @@ def _route(node: Node, index: int, settings: dict[str, Any], mode: Mode) -> Rout
         key: _route_section(key, fields.get(key), node, settings[key])
         for key in _SECTIONS
     }
-    route_mode = Mode(fields["mode"].str(_MODES)) if "mode" in fields else mode
-    return Route(index, path_node.str(), methods, route_mode, own, params)
+    route_mode = Mode(fields["mode"].text(_MODES)) if "mode" in fields else mode
+    return Route(index, path_node.text(), methods, route_mode, own, params)
 
 
 def _route_section(key: str, node: Node | None, route: Node, top: Any) -> Any:
@@ -239,7 +240,7 @@ def _route_section(key: str, node: Node | None, route: Node, top: Any) -> Any:
 
 
 def _address(node: Node) -> tuple[str, int]:
-    host, sep, port = node.str().rpartition(":")
+    host, sep, port = node.text().rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise node.error("'<host>:<port>' such as 0.0.0.0:8080")
     return host.strip("[]") or "0.0.0.0", int(port)
@@ -248,7 +249,7 @@ def _address(node: Node) -> tuple[str, int]:
 def _upstream(node: Node | None, root: Node) -> str:
     if node is None:
         raise root.child("upstream", None).error("an upstream URL", False)
-    url = node.str()
+    url = node.text()
     if not url.startswith(("http://", "https://")):
         raise node.error("an http:// or https:// URL")
     return url.rstrip("/")
@@ -274,7 +275,7 @@ def _server(node: Node) -> ServerSettings:
         if key in _SERVER_SIZES or key == "inspect_body_bytes":
             values[key] = child.size()
         elif key in _SERVER_INTS:
-            values[key] = child.int(1, 100_000)
+            values[key] = child.integer(1, 100_000)
         else:
             values[key] = child.duration()
     server = ServerSettings(**values)
@@ -290,5 +291,5 @@ def _tls(node: Node | None) -> TLSSettings | None:
     for key in ("cert", "key"):
         if key not in fields:
             raise node.child(key, None).error("a file path", False)
-    client_ca = fields["client_ca"].str() if "client_ca" in fields else ""
-    return TLSSettings(fields["cert"].str(), fields["key"].str(), client_ca)
+    client_ca = fields["client_ca"].text() if "client_ca" in fields else ""
+    return TLSSettings(fields["cert"].text(), fields["key"].text(), client_ca)

@@ -9,7 +9,12 @@ that never asks for cookies costs nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_to_bytes
+
+import orjson
+
+_NOT_PARSED: Any = object()
 
 
 @dataclass(slots=True)
@@ -41,6 +46,8 @@ class Request:
     _index: dict[str, str] | None = field(default=None, repr=False)
     _args: list[tuple[str, str]] | None = field(default=None, repr=False)
     _cookies: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _json: Any = field(default=_NOT_PARSED, repr=False)
+    _form: list[tuple[str, str]] | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -84,6 +91,32 @@ class Request:
                 if name.strip()
             ]
         return self._cookies
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or None (not JSON, invalid or truncated).
+
+        Parsed at most once per request, whoever asks first.
+        """
+        if self._json is _NOT_PARSED:
+            self._json = None
+            if self.body and not self.body_truncated and _is_json(self.content_type):
+                try:
+                    self._json = orjson.loads(self.body)
+                except orjson.JSONDecodeError:
+                    self._json = None
+        return self._json
+
+    def form(self) -> list[tuple[str, str]]:
+        """The body's fields when it is ``application/x-www-form-urlencoded``."""
+        if self._form is None:
+            self._form = []
+            if self.content_type == "application/x-www-form-urlencoded":
+                self._form = parse_pairs(self.body.decode("latin-1"), "&")
+        return self._form
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def _index_headers(headers: list[tuple[str, str]]) -> dict[str, str]:

@@ -10,9 +10,9 @@ route is found without trying routes one by one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)?(\*)?\}$")
 

@@ -83,7 +83,7 @@ class Node:
                 raise self.error("string keys")
             yield key, self.child(key, value)
 
-    def list(self, allow_scalar: bool = False) -> list[Node]:
+    def seq(self, allow_scalar: bool = False) -> list[Node]:
         """A list; a lone scalar counts as a list of one if allowed."""
         if self.value is None:
             return []
@@ -95,14 +95,14 @@ class Node:
 
     # -- scalars ------------------------------------------------------------
 
-    def str(self, choices: frozenset[str] | None = None) -> str:
+    def text(self, choices: frozenset[str] | None = None) -> str:
         if not isinstance(self.value, str) or not self.value:
             raise self.error("a non-empty string")
         if choices is not None and self.value not in choices:
             raise self.error("one of: " + ", ".join(sorted(choices)))
         return self.value
 
-    def int(self, minimum: int = 0, maximum: int = 2**62) -> int:
+    def integer(self, minimum: int = 0, maximum: int = 2**62) -> int:
         value = self.value
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(f"an integer from {minimum} to {maximum}")
@@ -118,7 +118,7 @@ class Node:
             raise self.error(f"a number from {minimum} to {maximum}")
         return float(value)
 
-    def bool(self) -> bool:
+    def flag(self) -> bool:
         if not isinstance(self.value, bool):
             raise self.error("true or false")
         return self.value
@@ -159,9 +159,9 @@ class Node:
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """A list of IP addresses or CIDR networks."""
         nets = []
-        for item in self.list(allow_scalar=True):
+        for item in self.seq(allow_scalar=True):
             try:
-                nets.append(ipaddress.ip_network(item.str(), strict=False))
+                nets.append(ipaddress.ip_network(item.text(), strict=False))
             except ValueError:
                 raise item.error("an IP address or CIDR network") from None
         return tuple(nets)

@@ -36,11 +36,11 @@ def _parse(node: Node, base: ScoringSettings | None = None) -> ScoringSettings:
     fields = node.mapping(_KEYS)
     values: dict[str, Any] = {}
     if "block_score" in fields:
-        values["block_score"] = fields["block_score"].int(1, 10_000)
+        values["block_score"] = fields["block_score"].integer(1, 10_000)
     if "alert_score" in fields:
-        values["alert_score"] = fields["alert_score"].int(1, 10_000)
+        values["alert_score"] = fields["alert_score"].integer(1, 10_000)
     if "on_incomplete" in fields:
-        values["on_incomplete"] = fields["on_incomplete"].str(
+        values["on_incomplete"] = fields["on_incomplete"].text(
             frozenset({"block", "allow"})
         )
     merged = ScoringSettings(**{**_asdict(base), **values})
@@ -65,7 +65,10 @@ class ScoringGuard(Guard):
 
     async def check(self, ex: Exchange) -> Decision | None:
         reasons = _reasons(ex.findings)
-        if any(f.blocking for f in ex.findings) or ex.score >= self.settings.block_score:
+        if (
+            any(f.blocking for f in ex.findings)
+            or ex.score >= self.settings.block_score
+        ):
             return Decision(Action.BLOCK, 403, ex.score, reasons)
         if ex.inspection_incomplete and self.settings.on_incomplete == "block":
             reason = "inspection-incomplete:" + ex.inspection_incomplete

@@ -78,5 +78,5 @@ class Store(abc.ABC):
     async def put(self, key: str, value: bytes, ttl: float, now: float) -> None:
         """Store a value for ``ttl`` s."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - most stores hold nothing
         """Release connections."""

@@ -154,8 +154,8 @@ class MemoryStore(Store):
     def _sweep(self) -> None:
         now = self._latest
         for table in (self._tat, self._windows, self._sets, self._bans, self._values):
-            expired = [k for k, v in table.items() if v[1] <= now]  # type: ignore[attr-defined]
+            expired = [k for k, v in table.items() if v[1] <= now]
             for key in expired:
-                del table[key]  # type: ignore[attr-defined]
+                del table[key]
         for key in [k for k, t in self._seen.items() if t <= now]:
             del self._seen[key]

@@ -33,7 +33,7 @@ class AuditSettings:
 def _parse(node: Node) -> AuditSettings:
     fields = node.mapping({"file"})
     if "file" in fields:
-        return AuditSettings(fields["file"].str())
+        return AuditSettings(fields["file"].text())
     return AuditSettings()
 
 

@@ -1,0 +1,6 @@
+"""Shared fixtures: real servers started on free loopback ports."""
+
+pytest_plugins = [
+    "tests.fixtures.redis",
+    "tests.fixtures.servers",
+]
