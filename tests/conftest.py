@@ -2,5 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.redis",
+    "tests.fixtures.demo",
     "tests.fixtures.servers",
+    "tests.fixtures.receivers",
 ]

@@ -57,6 +57,8 @@ class Rule:
     score: int  # 5 critical, 4 error, 3 warning, 2 notice
     paranoia: int = 1  # enabled at this paranoia level and above
     kinds: frozenset[str] | None = None  # None: every kind of value
+    # Only values with these names (lower case), e.g. {"user-agent"}.
+    names: frozenset[str] | None = None
     caseless: bool = True
     # Given the value's text, True when the hit is a real attack.
     confirm: Callable[[str], bool] | None = None
