@@ -161,7 +161,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
-        problem = str(exc).split("\n")[0]
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         raise PolicyError(source, where, "valid YAML", problem) from None
     root = Node(document, "", source)
     allowed = _CORE_KEYS | _SECTIONS.keys()

@@ -28,8 +28,8 @@ _UNITS = {
     "d": 86400.0,
     "day": 86400.0,
 }
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*$")
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$", re.I)
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -130,8 +130,9 @@ class Node:
                 return float(self.value)
         elif isinstance(self.value, str):
             match = _DURATION.match(self.value.lower())
-            if match and match.group(2) in _UNITS:
-                return float(match.group(1)) * _UNITS[match.group(2)]
+            unit = _unit(match.group(2)) if match else None
+            if match and unit:
+                return float(match.group(1)) * unit
         raise self.error("a duration such as 30s, 250ms, 15m or 2h")
 
     def size(self) -> int:
@@ -150,10 +151,11 @@ class Node:
         """``(count, period_seconds)`` from ``300/minute`` or ``5/15minutes``."""
         if isinstance(self.value, str):
             match = _RATE.match(self.value.lower())
-            if match and match.group(3) in _UNITS and int(match.group(1)) > 0:
+            unit = _unit(match.group(3)) if match else None
+            if match and unit and int(match.group(1)) > 0:
                 periods = int(match.group(2) or 1)
                 if periods > 0:
-                    return int(match.group(1)), periods * _UNITS[match.group(3)]
+                    return int(match.group(1)), periods * unit
         raise self.error("'<n>/<unit>' such as 300/minute or 5/15minutes")
 
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -165,3 +167,12 @@ class Node:
             except ValueError:
                 raise item.error("an IP address or CIDR network") from None
         return tuple(nets)
+
+
+def _unit(name: str) -> float | None:
+    """Seconds in a unit named singular or plural ("minute", "minutes")."""
+    if name in _UNITS:
+        return _UNITS[name]
+    if name.endswith("s") and name[:-1] in _UNITS:
+        return _UNITS[name[:-1]]
+    return None
