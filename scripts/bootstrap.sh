@@ -19,12 +19,15 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
-# ensure_debian CMD:PACKAGE ... installs PACKAGE when CMD is not on PATH.
+# ensure_debian WHAT:PACKAGE ... installs PACKAGE when WHAT is missing;
+# WHAT is a command name, or an absolute path that the package provides.
 ensure_debian() {
-    local missing=() pair
+    local missing=() pair what
     for pair in "$@"; do
-        if ! command -v "${pair%%:*}" >/dev/null 2>&1 \
-            && [ ! -x "/usr/sbin/${pair%%:*}" ]; then
+        what=${pair%%:*}
+        if [ "${what#/}" != "$what" ]; then
+            [ -e "$what" ] || missing+=("${pair#*:}")
+        elif ! command -v "$what" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$what" ]; then
             missing+=("${pair#*:}")
         fi
     done

@@ -1,0 +1,1 @@
+"""Benchmarks: comparisons run side by side on this machine, never tests."""

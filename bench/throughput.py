@@ -1,0 +1,236 @@
+"""Throughput and latency, side by side, in one run: ``scripts/bench``.
+
+Compares the bare upstream, nginx as a plain reverse proxy, nginx +
+ModSecurity + OWASP CRS (Debian's packages) and vaultgate (detection off,
+and with full inspection) for a small GET and a 1 KB JSON POST, with wrk.
+Reports requests per second, p50/p99 latency, CPU time per request of the
+system under test, and the ratios that matter; the machine is shared and
+noisy, so only figures from the same run are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import servers
+
+HERE = Path(__file__).parent
+GET_PATH = "/accounts/1001/transactions?from=2026-01-01&limit=50&sort=desc"
+POST_PATH = "/payments"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    target: str
+    workload: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_req: float
+    requests: int
+    errors: int
+    non_2xx: int
+
+
+def payment_body() -> str:
+    """A realistic ~1 KB JSON payment instruction."""
+    doc = {
+        "from_account": "1001",
+        "to_iban": "DE89370400440532013000",
+        "amount": "1250.00",
+        "currency": "EUR",
+        "memo": "Invoice 2026-118 for consulting services, thank you!",
+        "beneficiary": {
+            "name": "Müller & Söhne GmbH",
+            "address": "Königstraße 12, 70173 Stuttgart, Germany",
+            "bic": "COBADEFFXXX",
+        },
+        "reference": "INV-2026-118",
+        "execution_date": "2026-12-04",
+        "tags": ["supplier", "monthly", "consulting"],
+        "metadata": {"channel": "web", "device": "desktop", "session": "s-8842"},
+        "notes": "Please process before the end of the quarter. Contact "
+        + "O'Reilly in accounts payable for questions about line items 3-7.",
+    }
+    text = json.dumps(doc, ensure_ascii=False)
+    return text + " " * max(0, 1024 - len(text.encode()))
+
+
+def write_lua(workdir: Path) -> dict[str, Path]:
+    headers = (
+        'wrk.headers["User-Agent"] = "bank-mobile/5.2 (iPhone; iOS 18.1)"\n'
+        'wrk.headers["Accept"] = "application/json"\n'
+        'wrk.headers["X-Request-Id"] = "7f1c2a9e-5b1d-4c8e-9d0a-1b2c3d4e5f60"\n'
+    )
+    get = workdir / "get.lua"
+    get.write_text(headers + f'wrk.method = "GET"\nwrk.path = "{GET_PATH}"\n')
+    post = workdir / "post.lua"
+    body = payment_body().replace("\\", "\\\\").replace('"', '\\"')
+    post.write_text(
+        headers
+        + 'wrk.method = "POST"\n'
+        + f'wrk.path = "{POST_PATH}"\n'
+        + 'wrk.headers["Content-Type"] = "application/json"\n'
+        + f'wrk.body = "{body}"\n'
+    )
+    return {"GET": get, "POST 1KB JSON": post}
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+_LAT = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(
+    port: int, script: Path, seconds: int, connections: int
+) -> dict[str, float]:
+    argv = [
+        "taskset", "-c", servers.AUX_CPU, "wrk", "-t1", f"-c{connections}",
+        f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}",
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    lat = {
+        m.group(1): float(m.group(2)) * _UNIT[m.group(3)] for m in _LAT.finditer(out)
+    }
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = sum(
+        int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
+    )
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {
+        "rps": rps,
+        "p50": lat.get("50", 0.0),
+        "p99": lat.get("99", 0.0),
+        "requests": requests,
+        "errors": errors,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def measure(
+    target: servers.Target, scripts: dict[str, Path], seconds: int, connections: int
+) -> Iterator[Result]:
+    for workload, script in scripts.items():
+        run_wrk(target.port, script, 1, connections)  # warm up
+        before = cpu_ticks(target.pids)
+        figures = run_wrk(target.port, script, seconds, connections)
+        used_us = (cpu_ticks(target.pids) - before) * 1e6 / _TICKS
+        yield Result(
+            target.name,
+            workload,
+            figures["rps"],
+            figures["p50"],
+            figures["p99"],
+            used_us / max(1, figures["requests"]),
+            int(figures["requests"]),
+            int(figures["errors"]),
+            int(figures["non2xx"]),
+        )
+
+
+def policy_text(name: str, upstream_port: int) -> str:
+    text = (HERE / "policies" / f"{name}.yaml").read_text()
+    return text.replace("@UPSTREAM@", f"http://127.0.0.1:{upstream_port}")
+
+
+def targets(
+    workdir: Path, upstream_port: int, only: set[str] | None
+) -> Iterator[tuple[str, Callable[[], AbstractContextManager[servers.Target]]]]:
+    def vg(name: str) -> Callable[[], AbstractContextManager[servers.Target]]:
+        return lambda: servers.vaultgate(
+            workdir, name, policy_text(name, upstream_port)
+        )
+
+    table: list[tuple[str, Callable[[], AbstractContextManager[servers.Target]]]] = [
+        ("nginx", lambda: servers.nginx_proxy(workdir, upstream_port)),
+        ("nginx+modsec+crs", lambda: servers.modsec_proxy(workdir, upstream_port)),
+        ("vaultgate-off", vg("vaultgate-off")),
+        ("vaultgate-inspect", vg("vaultgate-inspect")),
+    ]
+    for name, start in table:
+        if only is None or name in only:
+            yield name, start
+
+
+def markdown(results: list[Result]) -> str:
+    lines = [
+        "| target | workload | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.target} | {r.workload} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_req:.1f} | {r.non_2xx} |"
+        )
+    return "\n".join(lines) + "\n\n" + ratios(results)
+
+
+def ratios(results: list[Result]) -> str:
+    by = {(r.target, r.workload): r for r in results}
+    lines = ["| ratio | workload | throughput | p99 |", "|---|---|---:|---:|"]
+    pairs = [
+        ("vaultgate-off", "nginx"),
+        ("vaultgate-inspect", "nginx"),
+        ("vaultgate-inspect", "nginx+modsec+crs"),
+    ]
+    for workload in sorted({r.workload for r in results}):
+        for mine, theirs in pairs:
+            a, b = by.get((mine, workload)), by.get((theirs, workload))
+            if a and b and b.rps and b.p99_ms:
+                lines.append(
+                    f"| {mine} / {theirs} | {workload} | {a.rps / b.rps:.2f}× | "
+                    f"{a.p99_ms / b.p99_ms:.2f}× |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--only", help="comma-separated target names")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    results: list[Result] = []
+    with servers.workdir() as work:
+        scripts = write_lua(work)
+        with servers.upstream(work) as up:
+            if only is None or "upstream" in only:
+                with servers.upstream(work, cpu=servers.SUT_CPU) as bare:
+                    bare.name = "bare upstream"
+                    results += measure(bare, scripts, args.seconds, args.connections)
+            for _name, start in targets(work, up.port, only):
+                with start() as target:
+                    results += measure(target, scripts, args.seconds, args.connections)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"## {stamp}, {args.seconds} s per run, {args.connections} connections\n")
+    print(markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
