@@ -36,6 +36,8 @@ class Plan:
     route: Route
     guards: tuple[Guard, ...]
     response_guards: tuple[Guard, ...]
+    # Guards that learn from every decision (running client scores).
+    decision_guards: tuple[Guard, ...] = ()
 
 
 class Engine:
@@ -61,7 +63,8 @@ class Engine:
         for route in (*policy.routes, policy.default_route):
             guards = build_guards(policy, route, services)
             responders = tuple(g for g in guards if _overrides_response(g))
-            plans[route.index] = Plan(route, guards, responders)
+            learners = tuple(g for g in guards if _overrides_decision(g))
+            plans[route.index] = Plan(route, guards, responders, learners)
         return plans
 
     def reload(self, policy: Policy) -> None:
@@ -90,8 +93,11 @@ class Engine:
         if route.mode is Mode.OFF:
             ex.decision = ALLOW
             return ALLOW
-        decision = await self._run(self._plans[route.index], ex)
+        plan = self._plans[route.index]
+        decision = await self._run(plan, ex)
         ex.decision = decision
+        for guard in plan.decision_guards:
+            await guard.on_decision(ex, decision)
         if route.mode is Mode.MONITOR and decision.action.stops:
             return ALLOW
         return decision
@@ -132,6 +138,10 @@ def _overrides_response(guard: Guard) -> bool:
         kind.on_response is not Guard.on_response
         or kind.wants_body is not Guard.wants_body
     )
+
+
+def _overrides_decision(guard: Guard) -> bool:
+    return type(guard).on_decision is not Guard.on_decision
 
 
 def enforced(decision: Decision, mode: Mode) -> bool:

@@ -44,8 +44,16 @@ class Guard:
     async def filter_body(
         self, ex: Exchange, status: int, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
-        """Return the (possibly rewritten) status and body of a response."""
+        """Return the (possibly rewritten) status and body of a response.
+
+        A guard that rewrites the body may also rewrite ``headers`` in place
+        (Content-Type of a replacement, a dropped Content-Encoding or ETag);
+        the proxy sends the list as it stands and fixes Content-Length.
+        """
         return status, body
+
+    async def on_decision(self, ex: Exchange, decision: Decision) -> None:
+        """See the pipeline's decision, before monitor mode relaxes it."""
 
 
 @dataclass(frozen=True, slots=True)
