@@ -1,0 +1,242 @@
+"""Decoding and normalisation: each extracted value to the forms we scan.
+
+How this works.  ``expand`` turns one extracted value into the few
+distinct texts worth scanning, cheapest first:
+
+1. the *decoded* form: percent-escapes (``%uXXXX`` and UTF-8 overlongs such
+   as ``%c0%af`` included), HTML character references and JavaScript
+   ``\\uXXXX`` / ``\\u{X}`` / ``\\xXX`` escapes, repeated while they change, at
+   most ``MAX_DECODE_ROUNDS`` times, then NUL bytes removed.  An attacker
+   who encodes twice is decoded twice; one who encodes four times sends a
+   value no application decodes either.
+2. the *canonical* form, when it differs: Unicode compatibility forms
+   (fullwidth ``＜`` becomes ``<``), SQL block comments replaced by a space
+   (the body of a MySQL ``/*! ... */`` comment is kept: it executes), and
+   every run of whitespace (tabs, line breaks, no-break spaces ...) folded
+   into one space.  The decoded form is kept too: CRLF injection needs its
+   line breaks.
+3. for the whole path, the *path* form: backslashes as slashes, repeated
+   slashes folded, dot segments removed (RFC 3986 5.2.4).
+4. the *Base64* form, when the value looks like Base64 (or holds a
+   ``;base64,`` data URL) and decodes to mostly printable UTF-8 text; it is
+   decoded and canonicalised in turn, but never Base64-decoded again.
+
+Case is not folded here: the matcher is caseless and the tokenizers fold
+case themselves (``fold``).  Percent-escapes that are not UTF-8 (the
+ISO-8859-1 ``Jam%F3n`` of old shops) decode as Latin-1: that is not an
+attack by itself.  Most values are plain text and take the fast path: one
+regex search, no copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import unicodedata
+from urllib.parse import unquote_to_bytes
+
+from vaultgate.detect.base import Value
+
+# Three rounds: double encoding is a common evasion, triple is the most a
+# real chain of proxies and frameworks decodes.  Each round is linear in
+# the value's length, so the bound also bounds the cost.
+MAX_DECODE_ROUNDS = 3
+# Shorter Base64 texts are ordinary words and ids far more often than
+# payloads (12 characters carry 9 bytes: "<svg/onload" does not fit).
+MIN_BASE64_CHARS = 12
+# Share of printable characters a Base64 decoding needs to be inspected:
+# binary data (images, keys, nonces) decodes to noise and is skipped.
+MIN_PRINTABLE_SHARE = 0.9
+# Past this many characters a value is not Base64-decoded: a large upload
+# in Base64 is a file, which this inspection does not parse.
+MAX_BASE64_CHARS = 64 * 1024
+
+# Anything a decoding or canonical step would change; absent: one form.
+_WORK = re.compile(r"[%&\\\x00\t\n\r\x0b\x0c\x85\xa0]|/\*|\*/|  ")
+_PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+# UTF-8 overlong forms (RFC 3629 section 10): 2-, 3- and 4-byte encodings of
+# code points that have a shorter one, e.g. C0 AF for "/".
+_OVERLONG = re.compile(
+    rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f][\x80-\xbf]|\xf0[\x80-\x8f][\x80-\xbf]{2}"
+)
+_JS_ESCAPE = re.compile(
+    r"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})"
+)
+# A MySQL executable comment opener, an ordinary block comment, or a stray
+# closer (the end of an executable comment).
+_SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
+_SPACES = re.compile(r"\s+")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+_DATA_URL = re.compile(r";base64,([A-Za-z0-9+/=_-]{8,})", re.I)
+# Characters folded into "/" or removed when the path form is built.
+_PATH_WORK = re.compile(r"\\|//|/\.")
+
+
+def expand(value: Value, rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
+    """The distinct decoded forms of ``value`` worth scanning."""
+    text = value.text
+    if not text:
+        return []
+    if _plain(text, value.kind):
+        forms = [text]
+        if value.kind == "path":
+            _add(forms, path_form(text))
+    else:
+        forms = _forms(text, value.kind, rounds)
+    encoded = _base64_text(text)
+    if encoded is not None:
+        for form in _forms(encoded, value.kind, rounds):
+            _add(forms, form)
+    if len(forms) == 1 and forms[0] is text:
+        return [value]
+    return [Value(value.kind, value.name, form) for form in forms]
+
+
+def _plain(text: str, kind: str) -> bool:
+    """True when no decoding or canonical step would change ``text``."""
+    if not text.isascii() or _WORK.search(text) is not None:
+        return False
+    return "+" not in text or kind not in _PLUS_KINDS
+
+
+def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
+    """Every decoded form of every value, in order."""
+    out: list[Value] = []
+    for value in values:
+        out.extend(expand(value, rounds))
+    return out
+
+
+def _forms(text: str, kind: str, rounds: int) -> list[str]:
+    decoded = decode(text, rounds, plus=kind in _PLUS_KINDS)
+    forms = [decoded]
+    _add(forms, canonical(decoded))
+    if kind == "path":
+        _add(forms, path_form(decoded))
+    return forms
+
+
+# Values that reach us still form-encoded: cookies and headers are not
+# ``+``-decoded by the request model, but PHP, Java and others decode them.
+_PLUS_KINDS = frozenset({"cookie", "cookie-name", "header"})
+
+
+def _add(forms: list[str], form: str) -> None:
+    if form and form not in forms:
+        forms.append(form)
+
+
+def decode(text: str, rounds: int = MAX_DECODE_ROUNDS, plus: bool = False) -> str:
+    """Undo percent, HTML and JavaScript escapes, at most ``rounds`` times."""
+    if plus and "+" in text:
+        text = text.replace("+", " ")
+    for _ in range(rounds):
+        before = text
+        if "%" in text:
+            text = percent_decode(text)
+        if "&" in text:
+            text = html.unescape(text)
+        if "\\" in text:
+            text = _JS_ESCAPE.sub(_js_char, text)
+        if text == before:
+            break
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def percent_decode(text: str) -> str:
+    """Decode ``%XX`` and ``%uXXXX``; overlong UTF-8 becomes its character."""
+    if "%u" in text or "%U" in text:
+        text = _PERCENT_U.sub(lambda m: _char(int(m.group(1), 16)), text)
+    raw = unquote_to_bytes(text)
+    if not raw.isascii():
+        raw = _OVERLONG.sub(_overlong, raw)
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        # ISO-8859-1 escapes of legacy clients; every byte is a character.
+        return raw.decode("latin-1")
+
+
+def _overlong(match: re.Match[bytes]) -> bytes:
+    data = match.group(0)
+    if len(data) == 2:
+        point = ((data[0] & 0x1F) << 6) | (data[1] & 0x3F)
+    elif len(data) == 3:
+        point = ((data[0] & 0x0F) << 12) | ((data[1] & 0x3F) << 6) | (data[2] & 0x3F)
+    else:
+        point = ((data[1] & 0x3F) << 12) | ((data[2] & 0x3F) << 6) | (data[3] & 0x3F)
+    return _char(point).encode("utf-8", "surrogatepass")
+
+
+def _js_char(match: re.Match[str]) -> str:
+    digits = match.group(1) or match.group(2) or match.group(3)
+    return _char(int(digits, 16))
+
+
+def _char(point: int) -> str:
+    return chr(point) if point <= 0x10FFFF else "\ufffd"
+
+
+def canonical(text: str) -> str:
+    """Compatibility forms folded, SQL comments and whitespace runs to a space."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    if "/*" in text or "*/" in text:
+        text = _SQL_COMMENT.sub(" ", text)
+    return _SPACES.sub(" ", text)
+
+
+def path_form(path: str) -> str:
+    """Backslashes as slashes, repeated slashes folded, dot segments removed."""
+    if _PATH_WORK.search(path) is None:
+        return path
+    path = path.replace("\\", "/")
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    trailing = "/" if path.endswith("/") and out else ""
+    return "/" + "/".join(out) + trailing
+
+
+def fold(text: str) -> str:
+    """The canonical form in lower case, for the tokenizers."""
+    return canonical(text).lower()
+
+
+def _base64_text(text: str) -> str | None:
+    """The printable text a Base64-looking value (or data URL) decodes to."""
+    if len(text) < MIN_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
+        return None
+    if _BASE64.fullmatch(text) is None:
+        match = _DATA_URL.search(text)
+        if match is None:
+            return None
+        text = match.group(1)
+    body = text.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"))
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not decoded:
+        return None
+    good = sum(ch.isprintable() or ch in "\t\r\n" for ch in decoded)
+    return decoded if good >= MIN_PRINTABLE_SHARE * len(decoded) else None
