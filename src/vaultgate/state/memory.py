@@ -1,115 +1,143 @@
 """The embedded store: one process, no external service.
 
 Every operation runs to completion inside one call on one event loop, so
-each is atomic without locks.  Expired entries are dropped when touched and
-by a sweep every ``_SWEEP_EVERY`` writes; the number of keys is capped so
-that an attacker rotating addresses cannot grow memory without bound.
+each is atomic without locks.  The arithmetic is ``state.gcra``'s, the same
+as the Redis script's.  Expired entries are dropped when touched and by a
+sweep every ``_SWEEP_EVERY`` writes.  The number of keys is capped: past
+the cap, expired keys go first, then the keys closest to expiring, so an
+attacker rotating addresses cannot grow memory without bound.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
-from collections.abc import Sequence
+import heapq
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from vaultgate.state.base import RateCheck, RateResult, Store
+from vaultgate.state import gcra
+from vaultgate.state.base import MAX_MEMBERS, RateCheck, RateResult, Store
 
 # One million keys of a few hundred bytes each stays under ~500 MB even in
-# the worst case; past it the oldest-expiring keys are dropped first.
+# the worst case.
 MAX_KEYS = 1_000_000
 # Sweep expired entries every 10,000 writes: amortised O(1) per write.
 _SWEEP_EVERY = 10_000
-# A sliding-window counter keeps at most this many sub-buckets per window.
-_SLOTS = 10
+# Evicting down to 99% of the cap makes eviction run once per 1% of the
+# cap's writes instead of on every write once the store is full.
+_EVICT_TO = 0.99
+
+_US = gcra.US
 
 
 class MemoryStore(Store):
-    """An in-process ``Store``."""
+    """An in-process ``Store``; every table maps key -> (value, expiry us)."""
 
     def __init__(self, max_keys: int = MAX_KEYS) -> None:
         self._max_keys = max_keys
-        self._tat: dict[str, tuple[float, float]] = {}  # key -> (tat, expiry)
-        self._windows: dict[str, tuple[deque[tuple[float, int]], float]] = {}
-        self._seen: dict[str, float] = {}
-        self._sets: dict[str, tuple[dict[str, float], float]] = {}
-        self._bans: dict[str, tuple[str, float]] = {}
-        self._values: dict[str, tuple[bytes, float]] = {}
+        self._tat: dict[str, tuple[int, int]] = {}
+        self._windows: dict[str, tuple[dict[int, int], int]] = {}
+        self._seen: dict[str, tuple[bool, int]] = {}
+        self._sets: dict[str, tuple[dict[str, int], int]] = {}
+        self._bans: dict[str, tuple[str, int]] = {}
+        self._values: dict[str, tuple[bytes, int]] = {}
+        self._tables: tuple[dict[str, tuple[Any, int]], ...] = (
+            self._tat,
+            self._windows,
+            self._seen,
+            self._sets,
+            self._bans,
+            self._values,
+        )
         self._writes = 0
+        self._latest = 0
+
+    def __len__(self) -> int:
+        """How many keys the store holds, expired or not."""
+        return sum(len(table) for table in self._tables)
+
+    # -- rate buckets -----------------------------------------------------------
 
     async def rate(self, checks: Sequence[RateCheck], now: float) -> list[RateResult]:
-        self._observe(now)
-        return [self._gcra(check, now) for check in checks]
+        at = self._observe(now)
+        charges = [self._charge(check, at) for check in checks]
+        if all(c.allowed for c in charges):
+            for check, result in zip(checks, charges, strict=True):
+                self._write(self._tat, check.key, result.tat, result.tat)
+        return [_result(check, c) for check, c in zip(checks, charges, strict=True)]
 
-    def _gcra(self, check: RateCheck, now: float) -> RateResult:
-        interval = check.period / check.limit
-        capacity = (check.limit + check.burst) * interval
-        stored = self._tat.get(check.key)
-        tat = max(stored[0], now) if stored and stored[1] > now else now
-        new_tat = tat + interval * check.cost
-        if new_tat - now > capacity + 1e-9:
-            retry = new_tat - now - capacity
-            left = max(0, math.floor((capacity - (tat - now)) / interval + 1e-9))
-            return RateResult(False, check.limit, left, retry, tat - now)
-        self._write()
-        self._tat[check.key] = (new_tat, new_tat)
-        left = math.floor((capacity - (new_tat - now)) / interval + 1e-9)
-        return RateResult(True, check.limit, left, 0.0, new_tat - now)
+    def _charge(self, check: RateCheck, at: int) -> gcra.Charge:
+        bucket = gcra.Bucket.of(check.limit, check.period, check.burst)
+        entry = self._tat.get(check.key)
+        stored = entry[0] if entry is not None and entry[1] > at else None
+        return gcra.charge(bucket, stored, at, check.cost)
+
+    # -- sliding-window counters ------------------------------------------------
 
     async def hit(self, key: str, window: float, now: float, amount: int = 1) -> int:
-        slots, _ = self._windows.get(key) or (deque(), 0.0)
-        self._trim(slots, window, now)
-        width = window / _SLOTS
-        start = now - (now % width)
-        if slots and slots[-1][0] == start:
-            slots[-1] = (start, slots[-1][1] + amount)
-        else:
-            slots.append((start, amount))
-        self._write()
-        self._windows[key] = (slots, now + window)
-        return sum(n for _, n in slots)
+        at, span = self._observe(now), gcra.to_us(window)
+        slots = self._live_slots(key, span, at)
+        width = gcra.slot_width(span)
+        slots[at // width] = slots.get(at // width, 0) + amount
+        self._write(self._windows, key, slots, at + span)
+        return sum(slots.values())
 
     async def count(self, key: str, window: float, now: float) -> int:
-        entry = self._windows.get(key)
-        if entry is None:
-            return 0
-        self._trim(entry[0], window, now)
-        return sum(n for _, n in entry[0])
+        at = self._observe(now)
+        return sum(self._live_slots(key, gcra.to_us(window), at).values())
 
-    @staticmethod
-    def _trim(slots: deque[tuple[float, int]], window: float, now: float) -> None:
-        while slots and slots[0][0] <= now - window:
-            slots.popleft()
+    def _live_slots(self, key: str, span: int, at: int) -> dict[int, int]:
+        entry = self._windows.get(key)
+        if entry is None or entry[1] <= at:
+            return {}
+        width = gcra.slot_width(span)
+        slots = entry[0]
+        for slot in [s for s in slots if not gcra.live_slot(s, width, span, at)]:
+            del slots[slot]
+        return slots
+
+    # -- sets and markers -------------------------------------------------------
 
     async def first_seen(self, key: str, ttl: float, now: float) -> bool:
-        self._observe(now)
-        expiry = self._seen.get(key)
-        if expiry is not None and expiry > now:
+        at = self._observe(now)
+        entry = self._seen.get(key)
+        if entry is not None and entry[1] > at:
             return False
-        self._write()
-        self._seen[key] = now + ttl
+        self._write(self._seen, key, True, at + gcra.to_us(ttl))
         return True
 
     async def distinct(self, key: str, member: str, window: float, now: float) -> int:
-        self._observe(now)
-        members, _ = self._sets.get(key) or ({}, 0.0)
-        for name in [m for m, t in members.items() if t <= now]:
+        at, span = self._observe(now), gcra.to_us(window)
+        entry = self._sets.get(key)
+        members = entry[0] if entry is not None and entry[1] > at else {}
+        # Members are kept in insertion order and all share one window, so
+        # the oldest expire first: trimming stops at the first live one.
+        expired = []
+        for name, expiry in members.items():
+            if expiry > at:
+                break
+            expired.append(name)
+        for name in expired:
             del members[name]
-        members[member] = now + window
-        self._write()
-        self._sets[key] = (members, now + window)
+        if not member:
+            return len(members)
+        if member in members or len(members) < MAX_MEMBERS:
+            members.pop(member, None)
+            members[member] = at + span
+        self._write(self._sets, key, members, at + span)
         return len(members)
 
+    # -- bans and values ----------------------------------------------------------
+
     async def ban(self, subject: str, ttl: float, reason: str, now: float) -> None:
-        self._observe(now)
-        self._write()
-        self._bans[subject] = (reason, now + ttl)
+        at = self._observe(now)
+        self._write(self._bans, subject, reason, at + gcra.to_us(ttl))
 
     async def banned(self, subjects: Sequence[str], now: float) -> str | None:
-        self._observe(now)
+        at = self._observe(now)
         for subject in subjects:
             entry = self._bans.get(subject)
             if entry is not None:
-                if entry[1] > now:
+                if entry[1] > at:
                     return entry[0]
                 del self._bans[subject]
         return None
@@ -124,38 +152,51 @@ class MemoryStore(Store):
         return entry[0]
 
     async def put(self, key: str, value: bytes, ttl: float, now: float) -> None:
-        self._observe(now)
-        self._write()
-        self._values[key] = (value, now + ttl)
+        at = self._observe(now)
+        self._write(self._values, key, value, at + gcra.to_us(ttl))
 
-    # -- housekeeping ---------------------------------------------------------
+    # -- housekeeping -------------------------------------------------------------
 
-    _latest = 0.0
+    def _observe(self, now: float) -> int:
+        at = gcra.to_us(now)
+        if at > self._latest:
+            self._latest = at
+        return at
 
-    def _observe(self, now: float) -> None:
-        if now > self._latest:
-            self._latest = now
-
-    def _write(self) -> None:
+    def _write(self, table: dict[str, Any], key: str, value: Any, expiry: int) -> None:
+        table[key] = (value, expiry)
         self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0 or self._size() > self._max_keys:
+        if self._writes % _SWEEP_EVERY == 0:
             self._sweep()
-
-    def _size(self) -> int:
-        return (
-            len(self._tat)
-            + len(self._windows)
-            + len(self._seen)
-            + len(self._sets)
-            + len(self._bans)
-            + len(self._values)
-        )
+        if len(self) > self._max_keys:
+            self._sweep()
+            self._evict(len(self) - int(self._max_keys * _EVICT_TO))
 
     def _sweep(self) -> None:
         now = self._latest
-        for table in (self._tat, self._windows, self._sets, self._bans, self._values):
-            expired = [k for k, v in table.items() if v[1] <= now]
-            for key in expired:
+        for table in self._tables:
+            for key in [k for k, v in table.items() if v[1] <= now]:
                 del table[key]
-        for key in [k for k, t in self._seen.items() if t <= now]:
-            del self._seen[key]
+
+    def _evict(self, excess: int) -> None:
+        # The keys closest to expiring carry the least future effect: a
+        # bucket about to drain, a ban about to lift.
+        if excess <= 0:
+            return
+        for _, i, key in heapq.nsmallest(excess, self._entries()):
+            self._tables[i].pop(key, None)
+
+    def _entries(self) -> Iterator[tuple[int, int, str]]:
+        for i, table in enumerate(self._tables):
+            for key, (_, expiry) in table.items():
+                yield expiry, i, key
+
+
+def _result(check: RateCheck, charge: gcra.Charge) -> RateResult:
+    return RateResult(
+        allowed=charge.allowed,
+        limit=check.limit,
+        remaining=charge.remaining,
+        retry_after=charge.retry_after / _US,
+        reset_after=charge.reset_after / _US,
+    )
