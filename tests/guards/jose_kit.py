@@ -147,7 +147,10 @@ class Gate:
         self.audit_path = policy.parent / "audit.jsonl"
         self.audit = AuditLog(AuditSettings(str(self.audit_path)))
         self.engine = Engine(
-            load_policy(str(policy)), store or MemoryStore(), self.audit, self.clock
+            load_policy(str(policy)),
+            store if store is not None else MemoryStore(),
+            self.audit,
+            self.clock,
         )
 
     def reload(self) -> None:
@@ -162,7 +165,7 @@ class Gate:
         headers: list[tuple[str, str]] | None = None,
         client_ip: str = "203.0.113.7",
         cert_der: bytes | None = None,
-        scratch: dict[str, Any] | None = None,
+        body: bytes = b"",
     ) -> tuple[Decision, Exchange]:
         fields = [("Host", "api.bank.test"), ("User-Agent", "kit/1.0")]
         if token is not None:
@@ -173,9 +176,11 @@ class Gate:
             if cert_der
             else None
         )
-        request = Request(method, path, fields, client_ip, scheme="http", tls=tls)
+        request = Request(
+            method, path, fields, client_ip, scheme="http", tls=tls, body=body
+        )
+        request.body_length = len(body)
         ex = self.engine.begin(request)
-        ex.scratch.update(scratch or {})
         decision = await self.engine.decide(ex)
         return ex.decision or decision, ex
 

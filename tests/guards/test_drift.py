@@ -17,7 +17,10 @@ from tests.guards.jose_kit import (
     write_json,
 )
 from vaultgate.core.model import Action
-from vaultgate.guards.drift import LISTS_SCRATCH_KEY, network_of
+from vaultgate.core.request import Request
+from vaultgate.guards.drift import LISTS_SCRATCH_KEY, check_drift, network_of
+from vaultgate.guards.token_policy import DriftSettings
+from vaultgate.state.memory import MemoryStore
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +65,24 @@ async def test_another_token_of_the_same_user_is_not_drift(
         assert decision.action is Action.ALLOW
 
 
-async def test_a_listed_network_weighs_enough_to_block(
-    tmp_path: Path, key: Key
+@pytest.mark.parametrize(
+    ("labels", "score"),
+    [(frozenset(), 3), (frozenset({"tor"}), 5), (frozenset({"allow"}), 3)],
+)
+async def test_a_listed_network_weighs_more(
+    tmp_path: Path, key: Key, labels: frozenset[str], score: int
 ) -> None:
+    # The reputation phase leaves the client's list labels in the scratch;
+    # here they are set by hand, as that phase would, before the drift check.
     gate = gate_with(tmp_path, key)
-    token = mint(key, claims())
-    await _from(gate, token, "203.0.113.7", "198.51.100.7")
-    tor = {LISTS_SCRATCH_KEY: ("tor",)}
-    decision, _ = await gate.send(token=token, client_ip="192.0.2.7", scratch=tor)
-    assert (decision.action, decision.status) == (Action.BLOCK, 403)
-    assert decision.reasons == ("token.drift_network",)
+    store = MemoryStore()
+    for ip in ("203.0.113.7", "198.51.100.7", "192.0.2.7"):
+        ex = gate.engine.begin(Request("GET", "/payments", [], ip))
+        ex.scratch[LISTS_SCRATCH_KEY] = labels
+        await check_drift(ex, "token-1", DriftSettings(), store)
+    assert [(f.rule_id, f.score) for f in ex.findings] == [
+        ("token.drift_network", score)
+    ]
 
 
 async def test_block_action_refuses_the_token(tmp_path: Path, key: Key) -> None:

@@ -13,6 +13,8 @@ GUARD_MODULES = (
     "vaultgate.telemetry.audit",
     "vaultgate.guards.scoring",
     "vaultgate.guards.tokens",
+    "vaultgate.guards.signatures",
+    "vaultgate.guards.idempotency",
 )
 
 _loaded = False

@@ -24,9 +24,10 @@ from vaultgate.state.base import Store
 
 log = logging.getLogger("vaultgate.tokens")
 
-# The seam with the reputation phase: it runs first and stores here the
-# names of the lists the client address is on (a tuple such as ("tor",)).
-LISTS_SCRATCH_KEY = "reputation.lists"
+# The seam with the reputation phase (guards.reputation.LABELS): it runs
+# first and stores here the labels of the lists holding the client address
+# ("tor", a feed's name ..., and "allow", which is not a warning).
+LISTS_SCRATCH_KEY = "reputation.labels"
 # The request headers a device fingerprint is made of: stable for one
 # browser or app build, and different between most devices.
 _DEVICE_HEADERS = (
@@ -73,7 +74,7 @@ async def check_drift(
         # Drift only raises a score: without the store, go on without it.
         log.warning("tokens.drift_unavailable error=%s", exc)
         return
-    listed = bool(ex.scratch.get(LISTS_SCRATCH_KEY))
+    listed = bool(set(ex.scratch.get(LISTS_SCRATCH_KEY, ())) - {"allow"})
     score = settings.score + (settings.listed_score if listed else 0)
     if networks > settings.networks:
         _flag(ex, settings, "token.drift_network", score, f"{networks} networks")

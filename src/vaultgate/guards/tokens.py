@@ -76,7 +76,7 @@ class TokenGuard(Guard):
         except StateError as exc:
             # Replay checks cannot be skipped on a route that asks for them.
             log.warning("tokens.state_unavailable error=%s", exc)
-            return _UNAVAILABLE
+            return _STATE_UNAVAILABLE
         return None
 
     def _extract(self, ex: Exchange) -> tuple[str, str] | None:
@@ -184,6 +184,15 @@ _UNAVAILABLE = Decision(
     503,
     reasons=("token.keys_unavailable",),
     headers=(("Retry-After", "30"),),
+    detail="Tokens cannot be checked right now; retry shortly.",
+)
+
+
+_STATE_UNAVAILABLE = Decision(
+    Action.BLOCK,
+    503,
+    reasons=("token.state_unavailable",),
+    headers=(("Retry-After", "1"),),
     detail="Tokens cannot be checked right now; retry shortly.",
 )
 
