@@ -76,6 +76,12 @@ SWEEP = [
     ("asterisk target", b"OPTIONS * HTTP/1.1\r\nHost: d\r\n\r\n", [404]),
     ("CONNECT", b"CONNECT demo:443 HTTP/1.1\r\nHost: demo:443\r\n\r\n", [400]),
     (
+        "h2c upgrade with a body",
+        b"POST /login HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+        b"Content-Length: 5\r\n\r\nhello",
+        [400],
+    ),
+    (
         "WebSocket upgrade",
         b"GET /health HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\n"
         b"Connection: Upgrade\r\n\r\n",
@@ -178,6 +184,13 @@ def test_http10_connection_is_closed_after_the_answer(demo_api: DemoServer) -> N
     )
     assert [a.status for a in answers] == [200]
     assert answers[0].headers["connection"] == "close"
+
+
+def test_http10_keep_alive_is_announced_and_kept(demo_api: DemoServer) -> None:
+    request = b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    answers = exchange(demo_api.port, [request, request], pause=0.05)
+    assert [a.status for a in answers] == [200, 200]
+    assert answers[0].headers["connection"] == "keep-alive"
 
 
 TICKET = b'{"subject": "Card lost", "message": "I lost my card; please block it."}'

@@ -46,13 +46,14 @@ async def serve(args: argparse.Namespace) -> None:
         where = f"{args.host}:{args.port}"
         raise StartError(f"cannot listen on {where}: {exc.strerror}") from None
     try:
-        if args.jwks_out:
-            _write_jwks(api, args.jwks_out)
-        print(f"demo-api listening on {api.url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        if args.jwks_out:
+            _write_jwks(api, args.jwks_out)
+        # The parent may signal as soon as it reads this: handlers first.
+        print(f"demo-api listening on {api.url}", flush=True)
         await stop.wait()
     finally:
         await api.close()

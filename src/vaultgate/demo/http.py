@@ -82,7 +82,9 @@ class Response:
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = field(default=())
 
-    def encode(self, keep_alive: bool, head_only: bool = False) -> bytes:
+    def encode(
+        self, keep_alive: bool, head_only: bool = False, http10: bool = False
+    ) -> bytes:
         """The response as wire bytes."""
         reason = _REASONS.get(self.status, "Unknown")
         lines = [
@@ -96,6 +98,9 @@ class Response:
         lines.extend(f"{name}: {value}" for name, value in self.headers)
         if not keep_alive:
             lines.append("Connection: close")
+        elif http10:
+            # HTTP/1.0 closes by default; say that this connection stays.
+            lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return head if head_only else head + self.body
 
@@ -229,7 +234,8 @@ class _Connection(asyncio.Protocol):
         request = self._request(method)
         response = self._call(request) if request else Response(400, _BAD_URL)
         keep_alive = bool(self._parser.should_keep_alive()) and request is not None
-        self._write(response, keep_alive, head_only=method == "HEAD")
+        http10 = self._parser.get_http_version() == "1.0"
+        self._write(response, keep_alive, method == "HEAD", http10)
 
     # -- answering ----------------------------------------------------------------
 
@@ -263,11 +269,15 @@ class _Connection(asyncio.Protocol):
         self._write(Response(status, body), keep_alive=False)
 
     def _write(
-        self, response: Response, keep_alive: bool, head_only: bool = False
+        self,
+        response: Response,
+        keep_alive: bool,
+        head_only: bool = False,
+        http10: bool = False,
     ) -> None:
         if self._closing:
             return
-        self._send(response.encode(keep_alive, head_only))
+        self._send(response.encode(keep_alive, head_only, http10))
         if not keep_alive:
             self.end()
 
