@@ -72,15 +72,18 @@ def _vaultgate_demo(*options: str) -> subprocess.Popen[str]:
     )
 
 
-def test_a_taken_api_port_is_reported_with_what_to_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", ["--port", "--api-port"])
+def test_a_taken_port_is_reported_with_what_to_do(tmp_path: Path, option: str) -> None:
     with socket.socket() as taken:
+        # As vaultgate binds: SO_REUSEPORT would let a second one share it.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        process = _vaultgate_demo("--api-port", port, "--dir", str(tmp_path))
+        process = _vaultgate_demo(option, port, "--dir", str(tmp_path))
         _, errors = process.communicate(timeout=30)
     assert process.returncode == 2
-    assert f"127.0.0.1:{port}" in errors and "--api-port" in errors
+    assert f"127.0.0.1:{port} is taken" in errors and option in errors
 
 
 def _get(port: int, path: str, token: str = "") -> tuple[int, bytes]:

@@ -18,6 +18,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the demo API and vaultgate; return when both have stopped."""
     try:
+        _ensure_free(args.port, "--port")
+        _ensure_free(args.api_port, "--api-port")
         with _directory(args.dir) as directory, _demo_api(args, directory):
             policy_path = write_policy(directory, args)
             _check(policy_path)
@@ -134,6 +137,21 @@ Ctrl-C stops vaultgate and the demo API.
 
 
 # -- the pieces ----------------------------------------------------------------
+
+
+def _ensure_free(port: int, option: str) -> None:
+    # vaultgate binds with SO_REUSEPORT, so a second demo on a taken port
+    # would silently share it with the first; a probe without that option
+    # fails instead.  SO_REUSEADDR only forgives TIME_WAIT leftovers.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise DemoError(
+                f"127.0.0.1:{port} is taken (another vaultgate demo?): "
+                f"choose another port with {option}"
+            ) from None
 
 
 @contextmanager
@@ -215,5 +233,4 @@ def _check(policy_path: Path) -> None:
 def _serve(policy_path: Path, workers: int) -> int:
     from vaultgate.proxy.runner import serve
 
-    status = serve(str(policy_path), workers)
-    return int(status or 0)
+    return serve(str(policy_path), workers)
