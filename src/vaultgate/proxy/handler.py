@@ -1,0 +1,163 @@
+"""One request through the pipeline: model, body, decision, answer, audit.
+
+``handle`` builds the request model, buffers the part of the body the
+guards may inspect, asks the engine for a decision and either answers with
+the rendered decision or forwards the request (``forward``).  Whatever
+happens, the engine's ``finish`` runs exactly once, so every request gets
+its audit event.  ``refuse`` answers a message refused before it became a
+request; its audit event comes from a minimal exchange on the protocol
+layer's own route, so the audit sink sees one kind of event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from time import perf_counter_ns, time
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from vaultgate.core.exchange import Exchange
+from vaultgate.core.model import Mode
+from vaultgate.core.paths import normalize_path
+from vaultgate.core.policy import Route
+from vaultgate.core.request import Request
+from vaultgate.errors import ProtocolError
+from vaultgate.proxy import wire
+from vaultgate.proxy.forward import forward, protocol_failure
+from vaultgate.proxy.incoming import ClientGone, Incoming, Refusal
+from vaultgate.proxy.replies import (
+    INTERNAL_ERROR,
+    keep_alive,
+    problem_decision,
+    send_decision,
+)
+from vaultgate.telemetry.audit import MAX_LOGGED_PATH, Timings
+
+if TYPE_CHECKING:
+    from vaultgate.proxy.connection import ClientConnection
+
+log = logging.getLogger("vaultgate.proxy")
+access_log = logging.getLogger("vaultgate.access")
+
+# The route of messages refused before routing: the protocol layer's own,
+# always enforcing, whatever the policy's mode.
+PROTOCOL_ROUTE = Route(-2, "", None, Mode.BLOCK, MappingProxyType({}))
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
+async def handle(conn: ClientConnection, inc: Incoming) -> bool:
+    """Answer one request; whether the connection may carry another."""
+    server = conn.server
+    started = perf_counter_ns()
+    written = conn.bytes_out
+    request = Request(
+        inc.method,
+        inc.target,
+        inc.headers,
+        conn.client_ip(inc),
+        conn.peer_ip,
+        inc.version,
+        server.scheme,
+        tls=conn.tls,
+    )
+    ex = server.engine.begin(request)
+    timings = Timings()
+    status, keep = 499, False  # 499: the client left before its answer
+    try:
+        status, keep = await _answer(conn, inc, ex, timings)
+    except ClientGone:
+        pass
+    except Exception:
+        status = 500
+        raise
+    finally:
+        timings.total_us = (perf_counter_ns() - started) // 1000
+        timings.bytes_in = inc.size + len(inc.url) + inc.received
+        timings.bytes_out = conn.bytes_out - written
+        server.engine.finish(ex, status, timings)
+        if server.access:
+            _access(ex, status, timings)
+    return keep
+
+
+async def _answer(
+    conn: ClientConnection, inc: Incoming, ex: Exchange, timings: Timings
+) -> tuple[int, bool]:
+    prefix = b""
+    if inc.has_body:
+        try:
+            prefix = await _inspectable(conn, inc, ex.request)
+        except ProtocolError as exc:
+            return protocol_failure(conn, inc, ex, exc)
+    mark = perf_counter_ns()
+    try:
+        decision = await conn.server.engine.decide(ex)
+    except Exception:
+        log.exception("pipeline.failed incident=%s", ex.incident_id)
+        decision = ex.decision = INTERNAL_ERROR
+    timings.inspection_us = (perf_counter_ns() - mark) // 1000
+    if decision.action.stops:
+        keep = keep_alive(conn, inc)
+        return send_decision(conn, inc, decision, ex.incident_id, keep), keep
+    return await forward(conn, inc, ex, prefix, timings)
+
+
+async def _inspectable(
+    conn: ClientConnection, inc: Incoming, request: Request
+) -> bytes:
+    """Read the body up to the inspection limit; set it on the request."""
+    if inc.expect and inc.version == "1.1" and not inc.received and not inc.complete:
+        conn.write(wire.CONTINUE)  # the client waits for this before the body
+    limit = conn.server.settings.inspect_body_bytes
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        data = inc.take()
+        if data is None:
+            conn.resume_reading_if_room()
+            await inc.wait()
+            continue
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    request.body_length = inc.length if inc.length >= 0 else size
+    if size > limit:
+        request.body = body[:limit]
+        request.body_truncated = True
+    else:
+        request.body = body
+    return body
+
+
+def refuse(conn: ClientConnection, item: Refusal) -> None:
+    """Answer a message refused before it was a request, and audit it."""
+    error = item.error
+    decision = problem_decision(error.status, "protocol:" + error.reason)
+    request = Request(item.method, item.target, [], conn.peer_ip, conn.peer_ip)
+    ex = Exchange(
+        request=request,
+        policy=conn.server.policy,
+        route=PROTOCOL_ROUTE,
+        params=_NO_PARAMS,
+        now=time(),
+        incident_id=os.urandom(8).hex(),
+        normalized_path=normalize_path(request.path),
+        decision=decision,
+    )
+    status = send_decision(conn, None, decision, ex.incident_id, False)
+    conn.server.engine.finish(ex, status, Timings(bytes_in=len(item.target)))
+
+
+def _access(ex: Exchange, status: int, timings: Timings) -> None:
+    access_log.debug(
+        "access.request method=%s path=%s status=%d total_us=%d incident=%s",
+        ex.request.method,
+        ex.normalized_path[:MAX_LOGGED_PATH],
+        status,
+        timings.total_us,
+        ex.incident_id,
+    )
