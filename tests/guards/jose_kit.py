@@ -100,6 +100,13 @@ def mint(key: Key, body: dict[str, Any], **headers: Any) -> str:
     )
 
 
+def mint_raw(key: Key, body: dict[str, Any]) -> str:
+    """A token whose claims PyJWT's encoder would refuse (a list as iss ...)."""
+    return jwt.PyJWS().encode(
+        orjson.dumps(body), key.private, key.alg, {"kid": key.kid}
+    )
+
+
 def proof(
     key: Key,
     method: str,

@@ -36,7 +36,7 @@ async def main(policy_path: str, go_at: float) -> list[list[str]]:
     results = []
     for item in requests:
         headers = [("Host", "api.bank.test"), *map(tuple, item["headers"])]
-        request = Request(item["method"], item["path"], headers, "203.0.113.7")
+        request = Request(item["method"], item["path"], headers, item["ip"])
         ex = engine.begin(request)
         await engine.decide(ex)
         results.append(list(ex.decision.reasons) if ex.decision else [])

@@ -72,8 +72,8 @@ def test_single_use_tokens_and_dpop_proofs_pass_once_across_processes(
     write_json(tmp_path / "jwks.json", jwks(issuer))
     now = time.time()
     requests = []
-    for _ in range(25):
-        token = mint(issuer, claims(now=now))
+    for i in range(25):
+        token = mint(issuer, claims(now=now, sub=f"user-{i}"))
         requests.append(
             {
                 "method": "POST",
@@ -81,8 +81,8 @@ def test_single_use_tokens_and_dpop_proofs_pass_once_across_processes(
                 "headers": [("Authorization", f"Bearer {token}")],
             }
         )
-    for _ in range(25):
-        token = mint(issuer, claims(now=now, cnf={"jkt": client.jkt}))
+    for i in range(25, 50):
+        token = mint(issuer, claims(now=now, sub=f"user-{i}", cnf={"jkt": client.jkt}))
         value = proof(client, "POST", "http://api.bank.test/payments", token, now=now)
         requests.append(
             {
@@ -92,6 +92,10 @@ def test_single_use_tokens_and_dpop_proofs_pass_once_across_processes(
             }
         )
 
+    # One client per token: the refusals must not add up into one client's
+    # running threat score, which would challenge it (another guard's job).
+    for i, item in enumerate(requests):
+        item["ip"] = f"198.51.100.{i + 1}"
     first, second = _run_both(_policy(tmp_path, redis_url), requests)
 
     for i, item in enumerate(requests):

@@ -13,9 +13,12 @@ import jwt
 import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.guards.jose_kit import (
     AUDIENCE,
+    ISSUER,
     T0,
     Gate,
     Key,
@@ -24,6 +27,7 @@ from tests.guards.jose_kit import (
     ed_key,
     jwks,
     mint,
+    mint_raw,
     policy_file,
     rsa_key,
     write_json,
@@ -137,6 +141,13 @@ REFUSALS = [
     (
         "wrong issuer",
         lambda k: mint(k["ec"], claims(iss="https://evil.test")),
+        "token.bad_issuer",
+        "issuer not accepted",
+    ),
+    (
+        # Pins a fixed bug: a list where a string belongs raised TypeError.
+        "issuer a list",
+        lambda k: mint_raw(k["ec"], claims(iss=[ISSUER])),
         "token.bad_issuer",
         "issuer not accepted",
     ),
@@ -268,6 +279,23 @@ async def test_missing_token_gets_a_bare_bearer_challenge(gate: Gate) -> None:
     decision, _ = await gate.send()
     assert (decision.status, decision.reasons) == (401, ("token.missing",))
     assert dict(decision.headers)["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("headers", "reasons"),
+    [
+        (
+            [("Origin", "https://app.test"), ("Access-Control-Request-Method", "POST")],
+            (),
+        ),
+        ([("Origin", "https://app.test")], ("token.missing",)),
+    ],
+)
+async def test_a_cors_preflight_needs_no_token(
+    gate: Gate, headers: list[tuple[str, str]], reasons: tuple[str, ...]
+) -> None:
+    decision, _ = await gate.send(method="OPTIONS", headers=headers)
+    assert decision.reasons == reasons
 
 
 async def test_other_authorization_schemes_count_as_missing(gate: Gate) -> None:
@@ -505,6 +533,16 @@ def test_hmac_keys_from_a_url_are_refused(tmp_path: Path) -> None:
         Gate(path)
 
 
+def test_token_settings_without_a_jwt_anywhere_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "upstream: http://127.0.0.1:9\n"
+        "routes: [{path: /pay, tokens: {single_use: true}}]\n"
+    )
+    with pytest.raises(PolicyError, match=r"routes\[0\].tokens.jwt: expected a 'jwt'"):
+        Gate(path)
+
+
 def test_issuer_and_audience_are_required(tmp_path: Path, keys: dict[str, Key]) -> None:
     write_json(tmp_path / "jwks.json", jwks(keys["ec"]))
     text = (
@@ -519,3 +557,48 @@ def test_issuer_and_audience_are_required(tmp_path: Path, keys: dict[str, Key]) 
 
 def _escape(text: str) -> str:
     return re.escape(text)
+
+
+# -- whatever arrives, a decision -------------------------------------------
+
+KNOWN_REASONS = {
+    "token.malformed",
+    "token.alg_not_allowed",
+    "token.bad_signature",
+    "token.unknown_key",
+    "token.bad_type",
+    "token.missing",
+}
+
+
+def _mutate(token: str, position: int, char: str) -> str:
+    position %= len(token)
+    return token[:position] + char + token[position + 1 :]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    position=st.integers(min_value=0, max_value=10_000),
+    char=st.sampled_from("AZaz09-_.=+/ %\x00\u00e9"),
+    noise=st.text(max_size=64),
+)
+async def test_mutated_or_random_tokens_always_get_a_decision(
+    gate: Gate, keys: dict[str, Key], position: int, char: str, noise: str
+) -> None:
+    # Nothing may raise, and only the genuine token may pass.  A fresh engine
+    # per example: the client's running score would otherwise ban it.
+    fresh = Gate(gate.policy_path)
+    good = _GOOD_TOKENS.setdefault("ec", mint(keys["ec"], claims(exp=int(T0) + 3000)))
+    for token in (_mutate(good, position, char), noise.strip() or "x"):
+        if token == good:
+            continue
+        decision, _ = await fresh.send(token=token.encode("utf-8").decode("latin-1"))
+        assert decision.action is Action.BLOCK
+        assert set(decision.reasons) <= KNOWN_REASONS, decision.reasons
+
+
+_GOOD_TOKENS: dict[str, str] = {}

@@ -185,7 +185,12 @@ class JwtRules:
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """A token whose signature and claims were checked."""
+    """A token whose signature and claims were checked.
+
+    The scopes and roles are read once here, as a cached token is used
+    many times: ``scope`` is space-separated (RFC 8693 4.2), ``scp`` and
+    ``roles`` are lists (or space-separated strings) by custom.
+    """
 
     claims: Mapping[str, Any]
     alg: str
@@ -193,6 +198,8 @@ class Verified:
     exp: float | None
     nbf: float | None
     iat: float | None
+    scopes: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
 
 
 def b64url(data: bytes) -> str:
@@ -268,12 +275,23 @@ def _claims(claims: dict[str, Any], alg: str, kid: str, rules: JwtRules) -> Veri
         _date(claims, "exp"),
         _date(claims, "nbf"),
         _date(claims, "iat"),
+        _strings(claims.get("scope")) | _strings(claims.get("scp")),
+        _strings(claims.get("roles")),
     )
-    if rules.issuers and claims.get("iss") not in rules.issuers:
+    iss = claims.get("iss")
+    if rules.issuers and (not isinstance(iss, str) or iss not in rules.issuers):
         raise TokenInvalid("token.bad_issuer", "issuer not accepted")
     if rules.audiences and not rules.audiences & _audiences(claims.get("aud")):
         raise TokenInvalid("token.bad_audience", "audience not accepted")
     return verified
+
+
+def _strings(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
 
 
 def _date(claims: Mapping[str, Any], name: str) -> float | None:

@@ -155,6 +155,10 @@ def _parse(node: Node, base: TokenSettings) -> TokenSettings:
     merged = dataclasses.replace(base, **values)
     if "dpop" in fields or "jwt" in fields:
         merged = _dpop(fields.get("dpop"), merged, node)
+    if fields and merged.jwt is None:
+        # Token settings with nothing to verify tokens with would be
+        # silently ignored: a route meant to be protected would not be.
+        raise node.child("jwt", None).error("a 'jwt' setting here or at the top", False)
     return merged
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.jwt_verify import TokenInvalid, Verified, malformed
@@ -61,13 +59,16 @@ class TokenGuard(Guard):
         self.verifier = settings.jwt.verifier
         self.store = store
         self._missing = _missing(settings)
+        # Whether every token must be sender-bound on this route; if not,
+        # only a token with a cnf claim (or sent as DPoP) needs the check.
+        self._always_bound = "required" in (settings.dpop, settings.mtls)
 
     async def check(self, ex: Exchange) -> Decision | None:
         found: tuple[str, str] | None = None
         try:
             found = self._extract(ex)
             if found is None:
-                return self._missing if self.settings.required else None
+                return self._missing if self._wants_token(ex) else None
             await self._accept(ex, *found)
         except TokenInvalid as exc:
             return _refusal(exc, found[0] if found else "", self.settings)
@@ -78,6 +79,16 @@ class TokenGuard(Guard):
             log.warning("tokens.state_unavailable error=%s", exc)
             return _STATE_UNAVAILABLE
         return None
+
+    def _wants_token(self, ex: Exchange) -> bool:
+        # A CORS preflight never carries credentials (Fetch standard, CORS
+        # protocol): refusing it would break every browser client.
+        request = ex.request
+        if request.method == "OPTIONS" and request.header(
+            "access-control-request-method"
+        ):
+            return False
+        return self.settings.required
 
     def _extract(self, ex: Exchange) -> tuple[str, str] | None:
         """``(scheme, token)``; the scheme is "" when not in Authorization."""
@@ -112,7 +123,11 @@ class TokenGuard(Guard):
         jti = claims.get("jti")
         token_id = jti if isinstance(jti, str) and jti else digest.hex()[:32]
         self._check_claims(verified, token_id)
-        binding = await check_binding(ex, token, scheme, verified, settings, self.store)
+        binding = ""
+        if self._always_bound or scheme == "dpop" or "cnf" in claims:
+            binding = await check_binding(
+                ex, token, scheme, verified, settings, self.store
+            )
         if settings.single_use:
             await self._once(ex, verified, token_id)
         if settings.drift is not None:
@@ -130,7 +145,7 @@ class TokenGuard(Guard):
         ):
             raise TokenInvalid("token.revoked", "token revoked")
         wanted = self.settings.scopes
-        if wanted and not wanted <= scopes_of(verified.claims):
+        if wanted and not wanted <= verified.scopes:
             raise TokenInvalid(
                 "token.insufficient_scope", "token lacks a required scope"
             )
@@ -154,27 +169,11 @@ def principal(verified: Verified, token_id: str) -> Principal:
         kind, ident = (
             ("client", client) if isinstance(client, str) else ("token", token_id)
         )
+    # The claims are copied: a guard that edits its principal must not
+    # change the cached token every later request will see.
     return Principal(
-        kind=kind,
-        id=str(ident),
-        roles=_strings(claims.get("roles")),
-        scopes=scopes_of(claims),
-        claims=dict(claims),
-        token_id=token_id,
+        kind, str(ident), verified.roles, verified.scopes, dict(claims), token_id
     )
-
-
-def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """Scopes from ``scope`` (RFC 8693: space-separated) or ``scp`` (a list)."""
-    return _strings(claims.get("scope")) | _strings(claims.get("scp"))
-
-
-def _strings(value: object) -> frozenset[str]:
-    if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list):
-        return frozenset(v for v in value if isinstance(v, str))
-    return frozenset()
 
 
 # -- responses ------------------------------------------------------------------
