@@ -11,7 +11,10 @@ import importlib
 # Every module that declares rules (``register_rules``) or request-level
 # checks (``engine.register_request_check``).  One line per attack family;
 # engineers adding a family add its module here.  Order does not matter.
-DETECTOR_MODULES: tuple[str, ...] = ()
+DETECTOR_MODULES: tuple[str, ...] = (
+    "vaultgate.detect.sqli",
+    "vaultgate.detect.xss",
+)
 
 _loaded = False
 

@@ -215,6 +215,9 @@ def _base64_text(text: str) -> str | None:
     """The printable text a Base64-looking value (or data URL) decodes to."""
     if len(text) < MIN_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
         return None
+    if " " in text and "+" not in text:
+        # A "+" of Base64 sent unescaped in a query became a space.
+        text = text.replace(" ", "+")
     if _BASE64.fullmatch(text) is None:
         match = _DATA_URL.search(text)
         if match is None:

@@ -12,6 +12,7 @@ import importlib
 GUARD_MODULES = (
     "vaultgate.telemetry.audit",
     "vaultgate.guards.scoring",
+    "vaultgate.guards.inspection",
     "vaultgate.guards.methods",
     "vaultgate.guards.tokens",
     "vaultgate.guards.signatures",

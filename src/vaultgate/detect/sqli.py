@@ -1,0 +1,497 @@
+"""SQL injection: does the value break out of a literal into SQL syntax?
+
+How this works.  An application puts a value into a query either inside a
+string literal (``'...'`` or ``"..."``) or where a number or expression
+goes.  For each of these contexts we take the part of the value that would
+be SQL: after the first quote of that kind (the quote closes the literal),
+after the first ``)``, or the whole value when it starts like an operand or
+a statement.  That part is tokenized (``sqltokens``) and judged by what
+follows the breakout: a logical operator and a condition (``' or 1=1``), a
+``UNION SELECT``, ``;`` and a statement, a comment that truncates the rest
+(``admin'--``), an operator with a function or subquery (``'+sleep(5)+'``),
+a clause (``order by 3``), or a statement with SQL-only evidence (``select
+* from``, ``drop table``, ``exec xp_cmdshell``).  Prose fails these tests:
+in "O'Reilly" or "Let's meet at 5 or 6" the quote is followed by a word,
+which no injection can be; "select a payee" names no table; "1=1 split"
+is a comparison followed by a word.
+
+Prefilter guarantee: each rule's Hyperscan pattern is the set of literals
+its class of evidence cannot exist without (``union ... select`` for
+``sqli.union``), joined by ``.*``, so the pattern says "maybe" wherever the
+tokenizer could say "yes"; ``tests/detect/test_sqli.py`` checks this on
+attacks, prose and random text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from vaultgate.detect.base import Rule, register_rules
+from vaultgate.detect.sqltokens import Token, tokenize
+
+# Functions an injection calls to sleep, read files or raise errors that
+# leak data: rarely written in ordinary text, never followed by "(" there.
+# A value may start with one of these (a numeric context).
+ATTACK_FUNCTIONS = frozenset(
+    {"sleep", "benchmark", "pg_sleep", "waitfor", "load_file", "extractvalue"}
+    | {"updatexml", "xp_cmdshell", "randomblob", "sys_eval", "sys_exec"}
+    | {"dbms_pipe.receive_message", "utl_inaddr.get_host_address"}
+    | {"utl_http.request", "dbms_lock.sleep", "pg_read_file", "lo_import"}
+    | {"gtid_subset", "name_const", "geometrycollection", "multipoint"}
+)
+# Functions an injection uses to build or leak values; in a number context
+# ("1-ascii(...)") they are evidence, at the start of a value they are not.
+DANGEROUS_FUNCTIONS = ATTACK_FUNCTIONS | frozenset(
+    {"version", "database", "user", "current_user", "system_user", "schema"}
+    | {"group_concat", "string_agg", "char", "chr", "concat", "concat_ws"}
+    | {"substring", "substr", "mid", "ascii", "ord", "hex", "unhex", "if"}
+    | {"iif", "cast", "convert", "json_extract", "make_set", "elt", "exp"}
+)
+# Statements that may follow ";" in a stacked query.
+STACKED = frozenset(
+    {"select", "insert", "update", "delete", "drop", "create", "alter"}
+    | {"truncate", "exec", "execute", "declare", "shutdown", "waitfor"}
+    | {"grant", "revoke", "load", "copy", "set", "merge", "call", "handler"}
+)
+_OBJECTS = frozenset(
+    {"table", "database", "schema", "view", "procedure", "function"}
+    | {"trigger", "index", "user"}
+)
+_SYSTEM_TABLE = re.compile(
+    r"information_schema|mysql\.|sys\.|sysobjects|syscolumns|pg_|dual$"
+    r"|all_tables|user_tables|sqlite_master|master\.|msysobjects"
+)
+_OPERAND = frozenset("nsqbTv")
+_LITERAL = frozenset("nsqT")
+# First word of a value that may start an injection by itself.
+# Leading spaces, parentheses and comments are skipped, as the lexer does.
+_STARTERS = re.compile(
+    r"(?:[\s(]|/\*!\d*|\*/|/\*.*?\*/)*(?:[-+]?[\d.]|[;)@|&!]|([a-z_][\w.$]*))",
+    re.S,
+)
+
+
+def _variants(low: str) -> list[str]:
+    # In URLs and cookies "+" often stands for a space the decoder kept.
+    return [low, low.replace("+", " ")] if "+" in low else [low]
+
+
+@lru_cache(maxsize=64)
+def evidence(text: str) -> frozenset[str]:
+    """The classes of SQL injection evidence in ``text`` (empty: none)."""
+    found: set[str] = set()
+    for low in _variants(text.lower()):
+        for mark in ("'", '"', ")"):
+            at = low.find(mark)
+            if at >= 0:
+                _after_operand(tokenize(low[at + 1 :]), 0, mark != ")", found)
+        if _may_start(low):
+            _bare(tokenize(low), found)
+        if "union" in low and "union" not in found:
+            _union_anywhere(tokenize(low), found)
+    return frozenset(found)
+
+
+def _union_anywhere(tokens: list[Token], found: set[str]) -> None:
+    """``UNION SELECT`` followed by a column list no sentence has."""
+    for i, token in enumerate(tokens):
+        if token.kind == "U" and _union(tokens, i):
+            j = i + 1
+            while tokens[j].text != "select":
+                j += 1
+            if _kind(tokens, j + 1) in ("n", "T", "v", "f", "(", "s") or (
+                _kind(tokens, j + 1) == "a" and tokens[j + 1].text == "*"
+            ):
+                found.add("union")
+                return
+
+
+def _may_start(low: str) -> bool:
+    match = _STARTERS.match(low)
+    if match is None:
+        return False
+    word = match.group(1)
+    return word is None or word in _START_WORDS
+
+
+_START_WORDS = frozenset({"or", "and", "xor", "not", "union"}) | STACKED
+_START_WORDS |= ATTACK_FUNCTIONS
+
+
+def _kind(tokens: list[Token], i: int) -> str:
+    return tokens[i].kind if i < len(tokens) else ""
+
+
+def _bare(tokens: list[Token], found: set[str]) -> None:
+    """A value that is SQL from its first token (numeric context)."""
+    i = 0
+    while _kind(tokens, i) in ("(", "a"):
+        i += 1
+    kind = _kind(tokens, i)
+    if kind == "n":
+        _after_operand(tokens, i + 1, False, found)
+    elif kind == "o" and _condition(tokens, i + 1, False):
+        found.add("tautology")
+    elif kind == "U" and _union(tokens, i):
+        found.add("union")
+    elif kind == ";" and _stacked(tokens, i + 1):
+        found.add("stacked")
+    elif kind == "S" and _statement(tokens, i):
+        found.add("statement")
+    elif kind == "f" and tokens[i].text in ATTACK_FUNCTIONS:
+        found.add("function")
+
+
+def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
+    """What follows a closed literal (or a number) at ``tokens[i]``."""
+    while _kind(tokens, i) == ")":
+        i += 1
+    kind = _kind(tokens, i)
+    if kind == "o" and _condition(tokens, i + 1, quoted):
+        found.add("tautology")
+    elif kind == "U" and _union(tokens, i):
+        found.add("union")
+    elif kind == ";" and _stacked(tokens, i + 1):
+        found.add("stacked")
+    elif kind == "c" and quoted:
+        found.add("comment")
+    elif _operator(tokens, i, quoted):
+        found.add("operator")
+    elif kind == "K":
+        _clause(tokens, i, quoted, found)
+    elif kind == "S" and quoted and _statement(tokens, i):
+        # MSSQL runs a statement after a string with no ";" between.
+        found.add("statement")
+
+
+def _operator(tokens: list[Token], i: int, quoted: bool) -> bool:
+    kind = _kind(tokens, i)
+    if kind == "=":
+        return _compared(tokens, i + 1, quoted)
+    return kind == "a" and _computed(tokens, i + 1, quoted)
+
+
+def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
+    """Whether a logical operator is followed by a working condition."""
+    while _kind(tokens, i) in ("u", "(", "a"):
+        i += 1
+    kind = _kind(tokens, i)
+    if kind == "f":
+        return True
+    if kind == "S":
+        return tokens[i].text == "select" and _kind(tokens, i - 1) == "("
+    if kind not in _OPERAND:
+        return False
+    end = i + 1
+    while _kind(tokens, end) == "a" and _kind(tokens, end + 1) in _OPERAND:
+        end += 2
+    follow = _kind(tokens, end)
+    if follow == "=":
+        return _comparison(tokens, i, end + 1, quoted)
+    if follow == "o":
+        return _condition(tokens, end + 1, quoted)
+    if follow in ("", ")") and quoted:
+        return kind in "nT"
+    if follow in ("c", ";"):
+        return kind in "nT" or quoted
+    return False
+
+
+def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> bool:
+    kind = _kind(tokens, right)
+    if not kind:
+        return False
+    if quoted or kind in "f(":
+        return True
+    a, b = tokens[left], tokens[right]
+    if a.kind in _LITERAL and b.kind in _LITERAL:
+        return True
+    return b.kind in _OPERAND and a.text.strip("'\"") == b.text.strip("'\"")
+
+
+def _union(tokens: list[Token], i: int) -> bool:
+    """``UNION [ALL|DISTINCT] [(] SELECT`` at ``tokens[i]``."""
+    if tokens[i].text != "union":
+        return False
+    i += 1
+    while _kind(tokens, i) in ("K", "(") and tokens[i].text in ("all", "distinct", "("):
+        i += 1
+    return _kind(tokens, i) == "S" and tokens[i].text == "select"
+
+
+def _stacked(tokens: list[Token], i: int) -> bool:
+    return _kind(tokens, i) == "S" and tokens[i].text in STACKED
+
+
+def _compared(tokens: list[Token], i: int, quoted: bool) -> bool:
+    """A comparison right after the breakout: ``'='``, ``'=sleep(5)``."""
+    kind = _kind(tokens, i)
+    if kind in ("f", "S") or (kind == "(" and _kind(tokens, i + 1) == "S"):
+        return kind != "f" or quoted or tokens[i].text in DANGEROUS_FUNCTIONS
+    if kind == "q":
+        return quoted
+    return kind in _OPERAND and _kind(tokens, i + 1) in ("o", "c")
+
+
+def _computed(tokens: list[Token], i: int, quoted: bool) -> bool:
+    """Arithmetic right after the breakout: ``'-'``, ``'+sleep(5)+'``."""
+    kind = _kind(tokens, i)
+    if kind == "f":
+        return quoted or tokens[i].text in DANGEROUS_FUNCTIONS
+    if kind == "(":
+        return _kind(tokens, i + 1) == "S"
+    return kind == "q" and quoted
+
+
+def _clause(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
+    """A clause keyword right after the breakout."""
+    word, nxt = tokens[i].text, _kind(tokens, i + 1)
+    if word in ("having", "where") and _condition(tokens, i + 1, quoted):
+        found.add("tautology")
+    elif word in ("order", "group") and tokens[i + 1 : i + 2] == [Token("K", "by")]:
+        if _kind(tokens, i + 2) == "n" or _kind(tokens, i + 3) in ("c", ";"):
+            found.add("clause")
+    elif word == "limit" and nxt == "n":
+        j = i + 2
+        while _kind(tokens, j) in (",", "n"):
+            j += 1
+        if _kind(tokens, j) in ("c", "U", "K", ";"):
+            found.add("clause")
+    elif word == "procedure" and nxt in ("b", "f", "K"):
+        if tokens[i + 1].text.startswith("analy"):
+            found.add("clause")
+    elif word == "into" and (nxt == "v" or _next_in(tokens, i, _FILE_WORDS)):
+        found.add("clause")
+
+
+_FILE_WORDS = frozenset({"outfile", "dumpfile"})
+
+
+def _next_in(tokens: list[Token], i: int, words: frozenset[str]) -> bool:
+    return i + 1 < len(tokens) and tokens[i + 1].text in words
+
+
+def _statement(tokens: list[Token], i: int) -> bool:
+    """A statement with evidence no sentence has (see ``_STATEMENT_CHECKS``)."""
+    check = _STATEMENT_CHECKS.get(tokens[i].text)
+    return check is not None and check(tokens, i + 1)
+
+
+def _select(tokens: list[Token], i: int) -> bool:
+    """``select @@version``, ``select sleep(5)``, ``select * from t``."""
+    if _kind(tokens, i) in ("v", "f", "("):
+        return True
+    evidence_seen = False
+    for j in range(i, len(tokens)):
+        token = tokens[j]
+        if token.kind in ("S", ";", "U"):
+            return False
+        if token.kind == "K" and token.text == "from":
+            return evidence_seen or _from_evidence(tokens, j + 1)
+        if token.kind in ("v", "f", ",") or token.text == "*":
+            evidence_seen = True
+    return False
+
+
+def _from_evidence(tokens: list[Token], i: int) -> bool:
+    """After ``from``: a system table, a subquery, or a WHERE condition."""
+    kind = _kind(tokens, i)
+    if kind == "(":
+        return True
+    if kind not in ("b", "K"):
+        return False
+    if _SYSTEM_TABLE.search(tokens[i].text):
+        return True
+    j = i + 1
+    if _kind(tokens, j) in ("c", ";", "U"):
+        return True
+    return (
+        _kind(tokens, j) == "K"
+        and tokens[j].text == "where"
+        and (_condition(tokens, j + 1, False) or _kind(tokens, j + 2) == "=")
+    )
+
+
+def _words(tokens: list[Token], i: int, *words: str) -> bool:
+    return all(
+        i + k < len(tokens) and tokens[i + k].text == word
+        for k, word in enumerate(words)
+    )
+
+
+def _insert(tokens: list[Token], i: int) -> bool:
+    return _words(tokens, i, "into") and _kind(tokens, i + 1) in ("b", "f")
+
+
+def _update(tokens: list[Token], i: int) -> bool:
+    return (
+        _kind(tokens, i) == "b"
+        and _words(tokens, i + 1, "set")
+        and _kind(tokens, i + 3) == "="
+    )
+
+
+def _delete(tokens: list[Token], i: int) -> bool:
+    return (
+        _words(tokens, i, "from")
+        and _kind(tokens, i + 1) == "b"
+        and (_kind(tokens, i + 2) in ("c", ";") or _words(tokens, i + 2, "where"))
+    )
+
+
+def _drop(tokens: list[Token], i: int) -> bool:
+    return (
+        _kind(tokens, i) == "K"
+        and tokens[i].text in _OBJECTS
+        and _kind(tokens, i + 1) in ("b", "s", "v", "f")
+    )
+
+
+def _exec(tokens: list[Token], i: int) -> bool:
+    kind = _kind(tokens, i)
+    if kind in ("v", "(", "s"):
+        return True
+    if kind not in ("b", "f"):
+        return False
+    name = tokens[i].text
+    return name.startswith(("xp_", "sp_", "master.")) or ".xp_" in name
+
+
+def _declare(tokens: list[Token], i: int) -> bool:
+    return _kind(tokens, i) == "v"
+
+
+def _waitfor(tokens: list[Token], i: int) -> bool:
+    return _kind(tokens, i) == "K" and tokens[i].text in ("delay", "time")
+
+
+def _shutdown(tokens: list[Token], i: int) -> bool:
+    return _kind(tokens, i) in ("c", ";") or _words(tokens, i, "with", "nowait")
+
+
+def _load(tokens: list[Token], i: int) -> bool:
+    return _words(tokens, i, "data") and _kind(tokens, i + 1) in ("K", "b")
+
+
+def _set(tokens: list[Token], i: int) -> bool:
+    return _kind(tokens, i) == "v" and _kind(tokens, i + 1) == "="
+
+
+_STATEMENT_CHECKS: dict[str, Callable[[list[Token], int], bool]] = {
+    "select": _select,
+    "insert": _insert,
+    "update": _update,
+    "delete": _delete,
+    "drop": _drop,
+    "create": _drop,
+    "alter": _drop,
+    "truncate": _drop,
+    "exec": _exec,
+    "execute": _exec,
+    "declare": _declare,
+    "waitfor": _waitfor,
+    "shutdown": _shutdown,
+    "load": _load,
+    "set": _set,
+}
+
+
+def is_sqli(text: str) -> bool:
+    """The full check: any class of SQL injection evidence in ``text``."""
+    return bool(evidence(text))
+
+
+def _confirm(kind: str) -> Callable[[str], bool]:
+    def confirm(text: str) -> bool:
+        return kind in evidence(text)
+
+    confirm.__name__ = f"confirm_{kind}"
+    return confirm
+
+
+def _words_re(words: frozenset[str] | set[str]) -> str:
+    return r"\b(?:" + "|".join(sorted(re.escape(w) for w in words)) + r")\b"
+
+
+# Whitespace, ")" and comments the tokenizer skips between two tokens.
+_GAP = r"(?:\s|\)|/\*.*\*/|/\*!\d*|\*/)*"
+_OPERATORS = r"(?:[-+*/%^|&~=<>!]|\b(?:like|rlike|ilike|regexp|similar|is|in"
+_OPERATORS += r"|between|sounds|glob|match|escape|div|mod)\b)"
+_BREAKOUT = r"(?:['\")]|^[\s(]*[-+]?[\d.]\S*)"
+
+RULES = (
+    Rule(
+        id="sqli.tautology",
+        family="sqli",
+        pattern=r"\b(?:or|and|xor|having|where)\b|\|\||&&",
+        score=5,
+        confirm=_confirm("tautology"),
+        description="a literal or number closed, then a boolean condition",
+    ),
+    Rule(
+        id="sqli.union",
+        family="sqli",
+        pattern=r"\bunion\b.*\bselect\b",
+        score=5,
+        confirm=_confirm("union"),
+        description="UNION SELECT after a breakout",
+    ),
+    Rule(
+        id="sqli.stacked",
+        family="sqli",
+        pattern=";.*" + _words_re(STACKED),
+        score=5,
+        confirm=_confirm("stacked"),
+        description="a second statement after ';'",
+    ),
+    Rule(
+        id="sqli.comment",
+        family="sqli",
+        pattern=r"['\"].*(?:--|#|/\*)",
+        score=5,
+        confirm=_confirm("comment"),
+        description="a string closed and the rest of the query commented out",
+    ),
+    Rule(
+        id="sqli.operator",
+        family="sqli",
+        pattern=_BREAKOUT + _GAP + _OPERATORS,
+        score=5,
+        confirm=_confirm("operator"),
+        description="a literal closed, then an operator with a function or literal",
+    ),
+    Rule(
+        id="sqli.clause",
+        family="sqli",
+        pattern=_BREAKOUT + r".*\b(?:order|group|limit|procedure|into)\b",
+        score=5,
+        confirm=_confirm("clause"),
+        description="a literal closed, then ORDER BY, LIMIT, INTO OUTFILE ...",
+    ),
+    Rule(
+        id="sqli.statement",
+        family="sqli",
+        pattern=(
+            r"\bselect\b|\binsert\b.*\binto\b|\bupdate\b.*\bset\b"
+            r"|\bdelete\b.*\bfrom\b|\b(?:drop|create|alter|truncate)\b.*"
+            + _words_re(_OBJECTS)
+            + r"|\bexec(?:ute)?\b|\bdeclare\b.*@|\bwaitfor\b|\bshutdown\b"
+            r"|\bload\b.*\bdata\b|\bset\b.*@"
+        ),
+        score=5,
+        confirm=_confirm("statement"),
+        description="a complete SQL statement with SQL-only evidence",
+    ),
+    Rule(
+        id="sqli.function",
+        family="sqli",
+        pattern=_words_re(ATTACK_FUNCTIONS) + r".*\(",
+        score=5,
+        confirm=_confirm("function"),
+        description="a value that is a call of a time, file or error function",
+    ),
+)
+
+register_rules(*RULES)

@@ -1,0 +1,327 @@
+"""Cross-site scripting: would the value run script if a page echoed it?
+
+How this works.  ``htmltokens`` reads the tags the value would create; a
+tag is evidence when it runs or loads code (``script``, ``iframe``,
+``object`` ...), carries an event handler (``onerror=``), or points a URL
+attribute at ``javascript:`` / ``data:text/html``.  Without a tag, a value
+can still break out of an attribute (``" onmouseover=...``) or of a script
+string (``';alert(1)//``), be a ``javascript:`` URL itself, or call one of
+the sinks payloads use to prove execution (``alert(1)``, ``eval(atob(..))``,
+``document.cookie``).  Prose fails these tests: "<3" and "a < b" open no
+tag, "x<y>z" and "<john@example.com>" open tags without attributes,
+"JavaScript: Basics" has no code after the colon.
+
+Prefilter guarantee: every rule's Hyperscan pattern is a literal its
+evidence needs (``<`` and a tag name, ``on<event>`` and ``=``, a scheme and
+``:``), and the confirm checks only look where that literal is; the
+property test in ``tests/detect/test_xss.py`` checks that the pattern
+never says "clean" where the full check says "attack".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from vaultgate.detect.base import Rule, register_rules
+from vaultgate.detect.htmltokens import Tag, tags
+
+# DOM event handler attribute names (HTML, SVG, and legacy IE ones that
+# old engines still run), without the "on".
+_EVENT_NAMES = (
+    "abort activate afterprint afterscriptexecute animationcancel animationend "
+    "animationiteration animationstart auxclick beforeactivate beforecopy "
+    "beforecut beforedeactivate beforeinput beforepaste beforeprint "
+    "beforescriptexecute beforetoggle beforeunload begin blur bounce canplay "
+    "canplaythrough change click close contentvisibilityautostatechange "
+    "contextmenu copy cuechange cut dblclick deactivate drag dragend dragenter "
+    "dragexit dragleave dragover dragstart drop durationchange emptied end "
+    "ended error finish focus focusin focusout formdata fullscreenchange "
+    "gotpointercapture hashchange help input invalid keydown keypress keyup "
+    "load loadeddata loadedmetadata loadend loadstart lostpointercapture "
+    "message mousedown mouseenter mouseleave mousemove mouseout mouseover "
+    "mouseup mousewheel move mozfullscreenchange offline online pagehide "
+    "pagereveal pageshow pageswap paste pause play playing pointercancel "
+    "pointerdown pointerenter pointerleave pointermove pointerout pointerover "
+    "pointerrawupdate pointerup popstate progress propertychange ratechange "
+    "readystatechange repeat reset resize scroll scrollend scrollsnapchange "
+    "search securitypolicyviolation seeked seeking select selectionchange "
+    "selectstart show slotchange stalled start storage submit suspend "
+    "timeupdate toggle touchcancel touchend touchmove touchstart "
+    "transitioncancel transitionend transitionrun transitionstart "
+    "unhandledrejection unload volumechange waiting webkitanimationend "
+    "webkitanimationiteration webkitanimationstart webkittransitionend "
+    "webkitmouseforcedown webkitmouseforceup webkitmouseforcewillbegin "
+    "webkitmouseforcechanged webkitplaybacktargetavailabilitychanged wheel "
+    "errorupdate filterchange layoutcomplete losecapture rowenter rowexit "
+    "datasetchanged dataavailable cellchange controlselect"
+)
+EVENTS = frozenset(_EVENT_NAMES.split())
+HANDLERS = frozenset("on" + event for event in EVENTS)
+# Tags that run or load code whatever their attributes.
+LOADING_TAGS = frozenset(
+    {"script", "iframe", "frame", "frameset", "object", "embed", "applet"}
+    | {"base", "isindex", "import", "portal", "xss", "xml", "svg:script"}
+)
+# Tags that load code only through their attributes (checked below).
+_ATTRIBUTE_TAGS = frozenset({"meta", "link", "style"})
+# Attributes whose value is a URL that may be navigated to or loaded.
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "data", "xlink:href", "background"}
+    | {"poster", "lowsrc", "dynsrc", "codebase", "to", "from", "values", "by"}
+    | {"content", "srcdoc", "ping", "cite", "longdesc", "archive", "code"}
+)
+# JavaScript functions and objects a payload calls to prove execution or
+# to steal; rarely written in prose, and not followed by "(" there.
+SINKS = (
+    "alert|prompt|confirm|eval|settimeout|setinterval|execscript|msgbox"
+    "|fetch|atob|fromcharcode|import|function|constructor|write|writeln"
+)
+# Sinks that are also English words or common code: their arguments must
+# look like code (a literal, a member access, a call), not like "(s)".
+_WORDLIKE_SINKS = frozenset(
+    {"fetch", "import", "function", "constructor", "write", "writeln", "confirm"}
+)
+
+# Characters browsers drop inside a URL scheme ("java\tscript:").
+_SCHEME_NOISE = re.compile(r"[\t\n\r]")
+_SCHEME = re.compile(
+    r"^[\x00-\x20]*(?:(?:java|vb|live)script|data|mocha):", re.I | re.A
+)
+_DATA_ACTIVE = re.compile(
+    r"data:\s*(?:text/html|text/javascript|image/svg\+xml|application/"
+    r"(?:x-)?(?:javascript|ecmascript|xhtml\+xml|xml))",
+    re.I | re.A,
+)
+# Code after a javascript: scheme: a call, a template call, an assignment.
+_CODE = re.compile(r"[\w$\])]\s*[(`]|[\w$\]]\s*=[^=]|\w\.\w+\s*\(")
+_HARMLESS_CODE = re.compile(r"^\s*(?:void\s*\(?\s*0\s*\)?|;)?\s*;?\s*$", re.I)
+_ATTRIBUTE_BREAKOUT = re.compile(r"(?:^|[\s\"'`/])(on[a-z]+)\s*=\s*[^\s>]", re.I | re.A)
+_UNQUOTED_VALUE = re.compile(r"[\"'`][^\"'`]*|[^\s>]*")
+_CODE_CHARS = re.compile(r"[(`=.;\[{]")
+_URL_ATTRIBUTE = re.compile(
+    r"(?:^|[\s\"'`/])(?:href|src|action|formaction|data|xlink:href)\s*=\s*"
+    r"[\"'`]?",
+    re.I | re.A,
+)
+_SINK_CALL = re.compile(
+    r"\b(?:" + SINKS + r")\b\s*(?:\(|`|\)\s*\(|\?\.\s*\(|\.(?:call|apply|bind)\b)"
+    r"|\bdocument\s*(?:\.|\[\s*['\"`])\s*(?:cookie|domain|write|location)\b"
+    r"|\bwindow\s*(?:\.|\[\s*['\"`])\s*location\b|\.innerhtml\s*=",
+    re.I | re.A,
+)
+# Arguments that are code: empty, a number, a string, a member access or
+# call, an array, a template or an arrow function.
+_CODE_ARGS = re.compile(r"\s*(?:$|[\d'\"`\[]|[\w$]+\s*(?:[.(\[]|=>)|\(|-?\d)", re.A)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_PROSE = re.compile(r"[a-z]{2,}\s+[a-z]{2,}", re.I | re.A)
+# A script string closed, then an operator or ";", then a call.
+_JS_BREAKOUT = re.compile(r"[\s)\]}]*[;+\-*/|&^,?:]", re.A)
+_JS_CALL = re.compile(r"[A-Za-z_$][\w$.]*\s*[(`]")
+_CSS = re.compile(
+    r":\s*expression\s*\(|-moz-binding\s*:|\bbehavior\s*:\s*url\s*\(", re.I | re.A
+)
+
+
+@lru_cache(maxsize=64)
+def evidence(text: str) -> frozenset[str]:
+    """The classes of XSS evidence in ``text`` (empty: none)."""
+    found: set[str] = set()
+    if "<" in text:
+        _tags(tags(text), found)
+    lowered = text.lower()
+    if "on" in lowered and _breaks_attribute(text):
+        found.add("handler")
+    if ":" in text and _url_value(text):
+        found.add("url")
+    if _calls_sink(text):
+        found.add("call")
+    if _breaks_script(text):
+        found.add("jsbreak")
+    if _CSS.search(text):
+        found.add("css")
+    return frozenset(found)
+
+
+def _tags(created: list[Tag], found: set[str]) -> None:
+    for tag in created:
+        if tag.name == "script":
+            found.add("script")
+            continue
+        if tag.end:
+            continue
+        if tag.name in LOADING_TAGS:
+            found.add("tag")
+        for name, value in tag.attributes:
+            _attribute(tag.name, name, value, found)
+
+
+def _attribute(tag: str, name: str, value: str, found: set[str]) -> None:
+    if name in HANDLERS and value.strip():
+        found.add("handler")
+    elif name in URL_ATTRIBUTES and _active_url(value):
+        found.add("url")
+    elif name == "srcdoc" and "<" in value:
+        found.add("tag")
+    elif name == "style" and _CSS.search(value):
+        found.add("css")
+    elif tag in _ATTRIBUTE_TAGS and name in ("http-equiv", "rel", "href"):
+        found.add("tag")
+
+
+def _active_url(value: str) -> bool:
+    """A javascript:, vbscript: or active data: URL."""
+    value = _SCHEME_NOISE.sub("", value)
+    if "url=" in value.lower():
+        # <meta content="0;url=javascript:...">
+        value = value[value.lower().index("url=") + 4 :]
+    match = _SCHEME.match(value)
+    if match is None:
+        return False
+    if match.group().lower().rstrip(":").endswith("data"):
+        return _DATA_ACTIVE.match(value.lstrip("\x00 ")) is not None
+    return _HARMLESS_CODE.match(value[match.end() :]) is None
+
+
+def _breaks_attribute(text: str) -> bool:
+    """An event handler after a quote, space or slash: ``" onfocus=f()``."""
+    for match in _ATTRIBUTE_BREAKOUT.finditer(text):
+        if match.group(1).lower() in HANDLERS:
+            code = _UNQUOTED_VALUE.match(text, match.end() - 1)
+            # "onload = ready" is prose; a handler that runs code has some.
+            if code is not None and _CODE_CHARS.search(code.group()):
+                return True
+    return False
+
+
+def _url_value(text: str) -> bool:
+    """The value is, or sets an attribute to, a URL that runs code."""
+    cleaned = _SCHEME_NOISE.sub("", text)
+    match = _SCHEME.match(cleaned)
+    if match is not None:
+        rest = cleaned[match.end() :]
+        if match.group().lower().rstrip(":").endswith("data"):
+            return _DATA_ACTIVE.match(cleaned.lstrip("\x00 ")) is not None
+        return _CODE.search(rest) is not None
+    return any(
+        _active_url(cleaned[m.end() :]) for m in _URL_ATTRIBUTE.finditer(cleaned)
+    )
+
+
+def _calls_sink(text: str) -> bool:
+    """A call of ``alert``, ``eval`` ... with code-like arguments."""
+    for match in _SINK_CALL.finditer(text):
+        call = match.group()
+        if not call.endswith("("):
+            return True
+        args = text[match.end() : match.end() + 80].split(")", 1)[0]
+        name = call.rstrip("( \t\n\r\f\v").lower()
+        if name in _WORDLIKE_SINKS or call[len(name) :].strip() != "(":
+            # "confirm (yes/no)", "function(s)": code needs code-like args.
+            if _CODE_ARGS.match(args) is not None:
+                return True
+        elif not _PROSE.search(_QUOTED.sub("", args)):
+            return True
+    return False
+
+
+def _breaks_script(text: str) -> bool:
+    """A script string closed by the value, then an operator and a call."""
+    for quote in "'\"`":
+        at = text.find(quote)
+        if at < 0:
+            continue
+        breakout = _JS_BREAKOUT.match(text, at + 1)
+        if breakout is None or breakout.end() == at + 1:
+            continue
+        if _JS_CALL.search(text, breakout.end()):
+            return True
+    return False
+
+
+def is_xss(text: str) -> bool:
+    """The full check: any class of XSS evidence in ``text``."""
+    return bool(evidence(text))
+
+
+def _confirm(kind: str) -> Callable[[str], bool]:
+    def confirm(text: str) -> bool:
+        return kind in evidence(text)
+
+    confirm.__name__ = f"confirm_{kind}"
+    return confirm
+
+
+def _scheme_re(word: str) -> str:
+    # A letter, then any of the characters browsers drop inside a scheme.
+    return r"[\t\n\r]*".join(word) + r"[\t\n\r]*:"
+
+
+_SCHEMES = "|".join(
+    _scheme_re(word)
+    for word in ("javascript", "vbscript", "livescript", "data", "mocha")
+)
+_TAG_NAMES = "|".join(sorted(LOADING_TAGS | _ATTRIBUTE_TAGS))
+_HANDLER_NAMES = "|".join(sorted(EVENTS))
+
+RULES = (
+    Rule(
+        id="xss.script",
+        family="xss",
+        pattern=r"</?script",
+        score=5,
+        confirm=_confirm("script"),
+        description="a <script> tag, or </script> ending a script block",
+    ),
+    Rule(
+        id="xss.handler",
+        family="xss",
+        pattern=r"\bon(?:" + _HANDLER_NAMES + r")\s*=",
+        score=5,
+        confirm=_confirm("handler"),
+        description="an event handler attribute (onerror=, onload= ...)",
+    ),
+    Rule(
+        id="xss.tag",
+        family="xss",
+        pattern=r"<(?:" + _TAG_NAMES + r")|\bsrcdoc\b",
+        score=5,
+        confirm=_confirm("tag"),
+        description="a tag that loads or runs code (iframe, object, embed ...)",
+    ),
+    Rule(
+        id="xss.url",
+        family="xss",
+        pattern=_SCHEMES,
+        score=5,
+        confirm=_confirm("url"),
+        description="a javascript:, vbscript: or active data: URL",
+    ),
+    Rule(
+        id="xss.call",
+        family="xss",
+        pattern=r"\b(?:" + SINKS + r"|document|window)\b|\.innerhtml",
+        score=5,
+        confirm=_confirm("call"),
+        description="a call of alert, eval, fetch ... or document.cookie",
+    ),
+    Rule(
+        id="xss.jsbreak",
+        family="xss",
+        pattern=r"['\"`][\s)\]}]*[;+\-*/|&^,?:].*[(`]",
+        score=5,
+        confirm=_confirm("jsbreak"),
+        description="a script string closed, then an operator and a call",
+    ),
+    Rule(
+        id="xss.css",
+        family="xss",
+        pattern=r"expression\s*\(|-moz-binding|\bbehavior\s*:",
+        score=5,
+        confirm=_confirm("css"),
+        description="CSS that runs script in old browsers (expression(), bindings)",
+    ),
+)
+
+register_rules(*RULES)
