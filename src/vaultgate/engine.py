@@ -22,9 +22,12 @@ from vaultgate.core.model import ALLOW, Action, Decision, Mode
 from vaultgate.core.paths import normalize_path
 from vaultgate.core.policy import Policy, Route
 from vaultgate.core.request import Request
+from vaultgate.errors import StateError
 from vaultgate.guards import load_all
 from vaultgate.guards.base import Guard, Services, build_guards
+from vaultgate.state import health
 from vaultgate.state.base import Store
+from vaultgate.state.settings import state_failed
 from vaultgate.telemetry.audit import AuditLog, Timings
 
 log = logging.getLogger("vaultgate.proxy")
@@ -97,7 +100,10 @@ class Engine:
         decision = await self._run(plan, ex)
         ex.decision = decision
         for guard in plan.decision_guards:
-            await guard.on_decision(ex, decision)
+            try:
+                await guard.on_decision(ex, decision)
+            except StateError as exc:
+                health.report(guard.name, route.path, "skipped", exc)
         if route.mode is Mode.MONITOR and decision.action.stops:
             return ALLOW
         return decision
@@ -105,7 +111,11 @@ class Engine:
     async def _run(self, plan: Plan, ex: Exchange) -> Decision:
         alert: Decision | None = None
         for guard in plan.guards:
-            decision = await guard.check(ex)
+            try:
+                decision = await guard.check(ex)
+            except StateError as exc:
+                # One boundary for every guard: the route's on_state_error.
+                decision = state_failed(ex, guard.name, exc)
             if decision is None:
                 continue
             if decision.action.stops:

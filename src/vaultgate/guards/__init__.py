@@ -17,6 +17,10 @@ GUARD_MODULES = (
     "vaultgate.guards.tokens",
     "vaultgate.guards.signatures",
     "vaultgate.guards.idempotency",
+    "vaultgate.state.settings",
+    "vaultgate.guards.challenge",
+    "vaultgate.guards.login",
+    "vaultgate.guards.ratelimit",
 )
 
 _loaded = False

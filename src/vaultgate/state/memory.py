@@ -55,7 +55,7 @@ class MemoryStore(Store):
         """How many keys the store holds, expired or not."""
         return sum(len(table) for table in self._tables)
 
-    # -- rate buckets -----------------------------------------------------------
+    # -- rate buckets ----------------------------------------------------------
 
     async def rate(self, checks: Sequence[RateCheck], now: float) -> list[RateResult]:
         at = self._observe(now)
@@ -71,7 +71,7 @@ class MemoryStore(Store):
         stored = entry[0] if entry is not None and entry[1] > at else None
         return gcra.charge(bucket, stored, at, check.cost)
 
-    # -- sliding-window counters ------------------------------------------------
+    # -- sliding-window counters -----------------------------------------------
 
     async def hit(self, key: str, window: float, now: float, amount: int = 1) -> int:
         at, span = self._observe(now), gcra.to_us(window)
@@ -95,7 +95,7 @@ class MemoryStore(Store):
             del slots[slot]
         return slots
 
-    # -- sets and markers -------------------------------------------------------
+    # -- sets and markers ------------------------------------------------------
 
     async def first_seen(self, key: str, ttl: float, now: float) -> bool:
         at = self._observe(now)
@@ -126,7 +126,7 @@ class MemoryStore(Store):
         self._write(self._sets, key, members, at + span)
         return len(members)
 
-    # -- bans and values ----------------------------------------------------------
+    # -- bans and values -------------------------------------------------------
 
     async def ban(self, subject: str, ttl: float, reason: str, now: float) -> None:
         at = self._observe(now)
@@ -155,7 +155,7 @@ class MemoryStore(Store):
         at = self._observe(now)
         self._write(self._values, key, value, at + gcra.to_us(ttl))
 
-    # -- housekeeping -------------------------------------------------------------
+    # -- housekeeping ----------------------------------------------------------
 
     def _observe(self, now: float) -> int:
         at = gcra.to_us(now)

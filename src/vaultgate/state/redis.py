@@ -83,7 +83,7 @@ class RedisStore(Store):
     async def close(self) -> None:
         await self._client.aclose()
 
-    # -- the boundary -------------------------------------------------------------
+    # -- the boundary ----------------------------------------------------------
 
     async def _guard(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
@@ -130,7 +130,7 @@ class RedisStore(Store):
                 raise reply
         return replies
 
-    # -- admit and rate -------------------------------------------------------------
+    # -- admit and rate --------------------------------------------------------
 
     async def admit(
         self,
@@ -213,7 +213,7 @@ class RedisStore(Store):
             return None
         return (await self.admit(subjects, (), (), now)).banned
 
-    # -- single commands ---------------------------------------------------------------
+    # -- single commands -------------------------------------------------------
 
     async def first_seen(self, key: str, ttl: float, now: float) -> bool:
         args = [gcra.to_us(now), gcra.to_us(ttl)]
@@ -240,7 +240,7 @@ class RedisStore(Store):
         await self._guard("put", lambda: self._client.set(name, value, px=ms))
 
 
-# -- building calls and reading replies ------------------------------------------------
+# -- building calls and reading replies ----------------------------------------
 
 
 def _key(kind: str, key: str) -> str:
