@@ -80,6 +80,12 @@ async def make_gate(
 ) -> Gate:
     load_all()
     text = "upstream: http://127.0.0.1:9\n" + policy
+    if "reputation:" not in policy:
+        # The running threat score would escalate on its own; these tests
+        # watch the rate, login and bot guards alone.
+        text += (
+            "reputation: {score: {points: {finding: 0, blocked: 0, client_error: 0}}}\n"
+        )
     parsed = parse_policy(text, "policy.yaml")
     store = open_store(store_url, timeout=0.2) if store_url else open_store("memory")
     await store.open()

@@ -197,3 +197,14 @@ async def test_many_keys_across_slots_stay_all_or_nothing(store: Store) -> None:
     assert not (await store.admit((), tight, (), T0)).allowed
     remaining = [r.remaining for r in await store.rate(checks, T0)]
     assert remaining == [2] * 12
+
+
+async def test_negative_tallies_take_back_counts_and_members(store: Store) -> None:
+    added = [
+        Tally("fails", 60, 2),
+        Tally("users", 60, 1, "alice", distinct=True),
+        Tally("users", 60, 1, "bob", distinct=True),
+    ]
+    assert (await store.admit((), (), added, T0)).counts == [2, 1, 2]
+    undo = [Tally("fails", 60, -1), Tally("users", 60, -1, "alice", distinct=True)]
+    assert (await store.admit((), (), undo, T0 + 1)).counts == [1, 1]

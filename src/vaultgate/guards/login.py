@@ -310,19 +310,13 @@ class LoginGuard(Guard):
             headers = (("Retry-After", retry),)
             return Decision(Action.THROTTLE, 429, 0, (f"login.block:{why}",), headers)
         if level == 2:
-            return await self._challenge(ex, why, attempt)
+            # Each attempt needs its own solution; an attempt refused for
+            # want of one stays counted, so ignoring challenges escalates.
+            reason = f"login.challenge:{why}"
+            return await self.challenger.gate(ex, reason, once=True)
         if level == 1 and ex.route.mode is Mode.BLOCK:
             await asyncio.sleep(self._delay(attempt, why))
         return None
-
-    async def _challenge(
-        self, ex: Exchange, why: str, attempt: Attempt
-    ) -> Decision | None:
-        decision = await self.challenger.gate(ex, f"login.challenge:{why}", once=True)
-        if decision is not None:
-            # A challenged attempt never reached the login: give it back.
-            await self._give_back(ex, attempt)
-        return decision
 
     def _delay(self, attempt: Attempt, why: str) -> float:
         s = self.settings

@@ -54,9 +54,10 @@ class RateResult:
 class Tally:
     """A sliding-window counter to add to (``amount``) or read (``amount=0``).
 
-    With ``distinct`` set, the key is a set of members kept ``window`` s and
-    the value is how many distinct members it holds; ``member`` is added
-    when ``amount`` is positive.
+    A negative amount takes back what an earlier tally added.  With
+    ``distinct`` set, the key is a set of members kept ``window`` s and the
+    value is how many distinct members it holds; ``member`` is added when
+    ``amount`` is positive and removed when it is negative.
     """
 
     key: str

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vaultgate.state import gcra
-from vaultgate.state.base import MAX_MEMBERS, RateCheck, RateResult, Store
+from vaultgate.state.base import MAX_MEMBERS, RateCheck, RateResult, Store, Tally
 
 # One million keys of a few hundred bytes each stays under ~500 MB even in
 # the worst case.
@@ -94,6 +94,14 @@ class MemoryStore(Store):
         for slot in [s for s in slots if not gcra.live_slot(s, width, span, at)]:
             del slots[slot]
         return slots
+
+    async def _tally(self, tally: Tally, now: float) -> int:
+        if tally.distinct and tally.amount < 0:
+            entry = self._sets.get(tally.key)
+            if entry is not None:
+                entry[0].pop(tally.member, None)
+            return await self.distinct(tally.key, "", tally.window, now)
+        return await super()._tally(tally, now)
 
     # -- sets and markers ------------------------------------------------------
 

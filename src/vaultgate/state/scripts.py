@@ -30,7 +30,8 @@ class Script:
 
 # KEYS: nb ban keys, nc bucket keys, nt tally keys, in that order.
 # ARGV: now, nb, nc, nt, member cap; 3 per bucket (interval, capacity,
-# cost); 4 per tally (kind c|d, window, amount, member).
+# cost); 4 per tally (kind c|d, window, amount, member); a negative
+# amount takes back from a counter or removes a set's member.
 # Returns {ban reason or false, {allowed, remaining, retry, reset}...,
 # {count...}}.  Buckets are written only when none denies and no ban hit.
 ADMIT = Script(
@@ -54,11 +55,13 @@ for i = 1, nt do
         redis.call('ZADD', key, now + window, member)
         redis.call('PEXPIRE', key, ttl)
       end
+    elseif amount < 0 and member ~= '' then
+      redis.call('ZREM', key, member)
     end
     counts[i] = redis.call('ZCARD', key)
   else
     local width = math.max(1, math.floor(window / 10))
-    if amount > 0 then
+    if amount ~= 0 then
       local slot = string.format('%.0f', math.floor(now / width))
       redis.call('HINCRBY', key, slot, amount)
       redis.call('PEXPIRE', key, ttl)
