@@ -40,9 +40,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         url = request.getfixturevalue("redis_sentinel")
         _flush_sentinel_master(url)
     flush(url)
-    # 200 ms, not the production 5 ms: a loaded test machine must not turn
+    # 1 s, not the production 5 ms: a loaded test machine must not turn
     # a behaviour test into a timeout test.
-    made = open_store(url, timeout=0.2)
+    made = open_store(url, timeout=1.0)
     await made.open()
     yield made
     await made.close()
