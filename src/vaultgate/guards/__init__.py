@@ -12,6 +12,11 @@ import importlib
 GUARD_MODULES = (
     "vaultgate.telemetry.audit",
     "vaultgate.guards.scoring",
+    "vaultgate.guards.reputation",
+    "vaultgate.guards.traps",
+    "vaultgate.guards.bola",
+    "vaultgate.guards.exfiltration",
+    "vaultgate.guards.response_filter",
     "vaultgate.guards.inspection",
     "vaultgate.guards.methods",
     "vaultgate.guards.tokens",

@@ -35,6 +35,10 @@ CHALLENGE = "challenge.requested"
 _EPOCH_HALF_LIVES = 8
 # Points are kept in thousandths: counters hold integers.
 _SCALE = 1000
+_TOLERANCE = 0.01
+# A client that just crossed a threshold is held there at least this long,
+# or a score right at it would earn a challenge that expires at once.
+_MIN_HOLD = 60.0
 
 
 def ip_subject(address: str) -> str:
@@ -99,6 +103,8 @@ class ScoreSettings:
 
     def level(self, score: float) -> str | None:
         """The action a score calls for: ban, block, challenge or None."""
+        # Stored points are rounded to thousandths: 3 x 10 may read 29.9995.
+        score += _TOLERANCE
         if score >= self.ban:
             return "ban"
         if score >= self.block:
@@ -108,8 +114,8 @@ class ScoreSettings:
         return None
 
     def time_above(self, score: float, threshold: float) -> float:
-        """Seconds until ``score`` decays below ``threshold``."""
-        return self.half_life * math.log2(score / threshold)
+        """Seconds until ``score`` decays below ``threshold`` (a minute at least)."""
+        return max(_MIN_HOLD, self.half_life * math.log2(max(score / threshold, 1.0)))
 
 
 def challenge_key(subject: str) -> str:
@@ -188,7 +194,9 @@ async def _escalate(
     elif level == "block":
         ttl = settings.time_above(score, settings.block)
         await store.ban(subject, ttl, "reputation.block", ex.now)
-    else:
+    elif subject.startswith("ip:"):
+        # Challenges are served in the rate phase, before a token names the
+        # principal: only an address can be asked to solve one.
         ttl = settings.time_above(score, settings.challenge)
         await store.put(challenge_key(subject), b"1", ttl, ex.now)
 
