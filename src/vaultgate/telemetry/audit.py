@@ -1,132 +1,193 @@
-"""Audit events: one JSON line per request, Elastic Common Schema names.
+"""The audit log: one event per request, to every sink, never blocking.
 
-How this works: ``AuditLog.record`` turns a finished exchange into a dict
-of ECS fields (metadata only: never bodies, tokens or passwords) and hands
-the encoded line to its sink.  Guards add their own redacted fields through
-``Exchange.tags``.  The file sink buffers writes and is flushed by the
-server once a second and at shutdown.
+How this works: ``record`` runs once per request (from ``engine.finish``)
+and is the one channel through which security outcomes leave the engine:
+it counts the request in the metrics, then, unless the request is allowed
+clean traffic left out by sampling, builds its ECS event (``events``) and
+any alert events, encodes each once and offers the bytes to every sink's
+channel, an O(1) append.  Each channel's own tasks deliver, retry and
+spool (``channel``).
+
+Lifecycle, for the runner: ``AuditLog(settings)`` opens the spools left by
+an earlier run; ``await start()`` starts delivery on the running loop, the
+spooled events first; ``flush()`` asks for queued events to go out now;
+``await aclose()`` delivers what is queued within ``drain_timeout`` and
+spools the rest.  Without ``start`` (tools, tests), ``flush`` and
+``close`` write the file and stdout sinks directly, and network sinks are
+started by the first ``flush`` made on a running loop.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
-from typing import IO, Any
+import asyncio
+import logging
+import zlib
+from pathlib import Path
 
 import orjson
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.model import Action
 from vaultgate.core.policy import Section, register_section
-from vaultgate.core.schema import Node
+from vaultgate.telemetry.alerts import alert_types
+from vaultgate.telemetry.channel import Channel
+from vaultgate.telemetry.events import (
+    MAX_LOGGED_PATH,
+    Timings,
+    alert_event,
+    refusal_event,
+    request_event,
+)
+from vaultgate.telemetry.metrics import RECORDER
+from vaultgate.telemetry.record import ALERT, EVENT, KEPT, Record
+from vaultgate.telemetry.settings import (
+    AuditSettings,
+    SinkSettings,
+    parse_audit,
+    parse_audit_route,
+)
+from vaultgate.telemetry.sinks.factory import build_sink
 
-# A path longer than this is cut in audit events: long enough to see the
-# attack's shape, short enough that a 8 KiB probe does not bloat the log.
-MAX_LOGGED_PATH = 512
+__all__ = ["MAX_LOGGED_PATH", "AuditLog", "AuditSettings", "Timings"]
 
+log = logging.getLogger("vaultgate.audit")
 
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    file: str = "-"  # "-" is standard output
+register_section(Section("audit", parse_audit, parse_audit_route))
 
-
-def _parse(node: Node) -> AuditSettings:
-    fields = node.mapping({"file"})
-    if "file" in fields:
-        return AuditSettings(fields["file"].text())
-    return AuditSettings()
-
-
-register_section(Section("audit", _parse))
-
-
-@dataclass(slots=True)
-class Timings:
-    """Where the time went, in microseconds, and the bytes moved."""
-
-    inspection_us: int = 0
-    upstream_us: int = 0
-    total_us: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
+# The scoring section's default alert threshold, for a route without one.
+DEFAULT_ALERT_SCORE = 3
+_SAMPLE_SPACE = 2**32  # crc32 values: sampling by the incident id
 
 
 class AuditLog:
-    """Writes one audit event per request to a file or standard output."""
+    """Writes one audit event per request to the policy's sinks."""
 
     def __init__(self, settings: AuditSettings) -> None:
-        self._stream: IO[bytes]
-        if settings.file == "-":
-            self._stream = sys.stdout.buffer
-            self._owned = False
-        else:
-            self._stream = open(settings.file, "ab", buffering=256 * 1024)  # noqa: SIM115
-            self._owned = True
+        self.settings = settings
+        self.channels: list[Channel] = []
+        try:
+            for sink in settings.sink_list():
+                self.channels.append(self._channel(sink))
+        except BaseException:
+            self.close()
+            raise
+        # Above every sequence number left in a spool, so that new events
+        # sort after the ones still to deliver.
+        self._seq = max((c.last_seq for c in self.channels), default=0)
+        self._closed = False
+
+    def _channel(self, sink: SinkSettings) -> Channel:
+        root = Path(self.settings.spool_dir) / sink.name
+        settings = self.settings
+        return Channel(
+            build_sink(sink),
+            sink.delivery,
+            root,
+            settings.spool_max,
+            settings.spool_fsync,
+        )
+
+    # -- the request path ----------------------------------------------------
 
     def record(self, ex: Exchange, status: int, timings: Timings) -> None:
-        """Encode and write the audit event of a finished exchange."""
-        self._stream.write(orjson.dumps(event(ex, status, timings)) + b"\n")
+        """Count a finished exchange and queue its events; O(1) per sink."""
+        alerts = alert_types(ex)
+        RECORDER.observe(ex, status, timings, [a["type"] for a in alerts])
+        if not self.channels:
+            return
+        detail = bool(alerts) or _alerting(ex)
+        rate = 1.0 if detail or not _clean(ex, status) else _sample_rate(ex)
+        if rate < 1.0 and zlib.crc32(ex.incident_id.encode()) >= rate * _SAMPLE_SPACE:
+            return
+        doc = request_event(ex, status, timings, detail, alerts, rate)
+        self._emit(KEPT if detail else EVENT, ex.now, orjson.dumps(doc))
+        for alert in alerts:
+            self._emit(ALERT, ex.now, orjson.dumps(alert_event(ex, alert, doc)))
+
+    def record_refusal(
+        self,
+        now: float,
+        incident_id: str,
+        peer_ip: str,
+        method: str,
+        target: str,
+        status: int,
+        reason: str,
+    ) -> None:
+        """Count and queue the event of a message refused before routing."""
+        RECORDER.refused(method, status)
+        if self.channels:
+            doc = refusal_event(
+                now, incident_id, peer_ip, method, target, status, reason
+            )
+            self._emit(KEPT, now, orjson.dumps(doc))
+
+    def _emit(self, kind: str, ts: float, line: bytes) -> None:
+        if self._closed:
+            for channel in self.channels:
+                channel.stats.drop("closed", kind != EVENT)
+            return
+        self._seq += 1
+        record = Record(self._seq, kind, ts, line)
+        for channel in self.channels:
+            channel.offer(record)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start delivering on the running loop, spooled events first."""
+        for channel in self.channels:
+            if not channel.started:
+                channel.start()
 
     def flush(self) -> None:
-        self._stream.flush()
+        """Ask every sink to take what is queued now (see the module note)."""
+        for channel in self.channels:
+            if not channel.started and not channel.sink.local:
+                self._start_late(channel)
+            channel.flush()
+
+    def _start_late(self, channel: Channel) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the events wait in the queue, then the spool
+        log.info("audit.sink_started sink=%s by=flush", channel.sink.name)
+        channel.start()
+
+    async def aclose(self) -> None:
+        """Deliver what is queued within ``drain_timeout``; spool the rest."""
+        if self._closed:
+            return
+        self._closed = True
+        for channel in self.channels:
+            if not channel.started and not channel.sink.local:
+                channel.start()
+        timeout = self.settings.drain_timeout
+        await asyncio.gather(*(c.aclose(timeout) for c in self.channels))
 
     def close(self) -> None:
-        self.flush()
-        if self._owned:
-            self._stream.close()
+        """Stop without waiting: local sinks written, the rest spooled."""
+        self._closed = True
+        for channel in self.channels:
+            channel.close()
 
 
-def event(ex: Exchange, status: int, timings: Timings) -> dict[str, Any]:
-    """The ECS fields of one request's audit event."""
+def _alerting(ex: Exchange) -> bool:
+    """A decision other than allow, or a score at the alert threshold."""
     decision = ex.decision
-    action = decision.action if decision else Action.ALLOW
-    request = ex.request
-    doc: dict[str, Any] = {
-        "@timestamp": _iso(ex.now),
-        "event": {
-            "id": ex.incident_id,
-            "kind": "alert" if action is not Action.ALLOW else "event",
-            "action": action.value,
-            "outcome": "failure" if status >= 400 else "success",
-            "duration": timings.total_us * 1000,
-        },
-        "source": {"ip": request.peer_ip or request.client_ip},
-        "client": {"ip": request.client_ip},
-        "http": {
-            "request": {"method": request.method, "bytes": timings.bytes_in},
-            "response": {"status_code": status, "bytes": timings.bytes_out},
-            "version": request.version,
-        },
-        "url": {"path": ex.normalized_path[:MAX_LOGGED_PATH]},
-        "vaultgate": {
-            "route": ex.route.path,
-            "mode": ex.route.mode.value,
-            "score": ex.score,
-            "enforced": _enforced(ex, action),
-            "timings": {
-                "inspection_us": timings.inspection_us,
-                "upstream_us": timings.upstream_us,
-            },
-        },
-    }
-    if decision and decision.reasons:
-        doc["event"]["reason"] = ",".join(decision.reasons)
-        doc["rule"] = {"name": list(decision.reasons)}
-    if ex.principal is not None:
-        doc["user"] = {"id": ex.principal.id}
-    if ex.inspection_incomplete:
-        doc["vaultgate"]["inspection_incomplete"] = ex.inspection_incomplete
-    if ex.tags:
-        doc["vaultgate"]["tags"] = ex.tags
-    return doc
+    if decision is not None and decision.action is not Action.ALLOW:
+        return True
+    scoring = ex.route.settings.get("scoring")
+    threshold = getattr(scoring, "alert_score", DEFAULT_ALERT_SCORE)
+    return ex.score > 0 and ex.score >= threshold
 
 
-def _enforced(ex: Exchange, action: Action) -> bool:
-    return action.stops and ex.route.mode.value == "block"
+def _clean(ex: Exchange, status: int) -> bool:
+    """Allowed traffic with nothing to note: what sampling may leave out."""
+    return not ex.findings and not ex.inspection_incomplete and status < 500
 
 
-def _iso(ts: float) -> str:
-    import datetime as dt
-
-    moment = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def _sample_rate(ex: Exchange) -> float:
+    settings = ex.route.settings.get("audit")
+    return settings.sample if isinstance(settings, AuditSettings) else 1.0

@@ -1,0 +1,1 @@
+"""The admin HTTP server: Prometheus metrics and a health check."""

@@ -1,0 +1,1 @@
+"""Audit sinks: file, stdout, Splunk HEC, syslog and HTTPS webhooks."""

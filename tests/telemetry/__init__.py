@@ -1,0 +1,1 @@
+"""Tests of audit events, sinks, the spool and metrics."""
