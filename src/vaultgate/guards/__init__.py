@@ -11,6 +11,7 @@ import importlib
 
 GUARD_MODULES = (
     "vaultgate.telemetry.audit",
+    "vaultgate.admin.settings",
     "vaultgate.guards.scoring",
     "vaultgate.guards.reputation",
     "vaultgate.guards.traps",
