@@ -1,4 +1,4 @@
-"""Replay across processes: two vaultgate processes sharing a real Redis."""
+"""Replay across processes sharing a real Redis, and a Redis that hangs."""
 
 from __future__ import annotations
 
@@ -9,17 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from tests.guards.jose_kit import (
     AUDIENCE,
     ISSUER,
+    Gate,
     claims,
     ec_key,
     jwks,
     mint,
+    policy_file,
     proof,
     write_json,
 )
+from vaultgate.core.request import Request
+from vaultgate.guards.base import Services, build_guards
+from vaultgate.guards.tokens import TokenGuard
+from vaultgate.state import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "http://api.bank.test/transfers"
@@ -103,3 +110,44 @@ def test_single_use_tokens_and_dpop_proofs_pass_once_across_processes(
         replayed = "token.replayed" if item["path"] == "/transfers" else "dpop.replayed"
         # Exactly one process accepted each token or proof; the other refused it.
         assert outcomes == [(), (replayed,)], (i, outcomes)
+
+
+# -- a store that does not answer ---------------------------------------------
+
+HUNG_ROUTES = """\
+  - path: /transfers
+    tokens: {single_use: true}
+    on_state_error: block
+  - path: /payments
+    tokens: {single_use: true}
+    on_state_error: allow
+"""
+
+
+@pytest.mark.parametrize(
+    ("index", "reasons", "principal"),
+    [(0, ("state.unavailable",), None), (1, (), "alice")],
+)
+async def test_a_hung_store_follows_the_routes_on_state_error(
+    tmp_path: Path,
+    silent_port: int,
+    index: int,
+    reasons: tuple[str, ...],
+    principal: str | None,
+) -> None:
+    # The token guard alone: earlier guards use the store too, and would
+    # answer for it on a route whose on_state_error is block.
+    key = ec_key("k1")
+    write_json(tmp_path / "jwks.json", jwks(key))
+    store = open_store(f"redis://127.0.0.1:{silent_port}/0", timeout=0.05)
+    gate = Gate(policy_file(tmp_path, "  drift: false\n", HUNG_ROUTES), store=store)
+    route = gate.engine.policy.routes[index]
+    guards = build_guards(gate.engine.policy, route, Services(store, gate.clock))
+    guard = next(g for g in guards if isinstance(g, TokenGuard))
+    headers = [("Authorization", "Bearer " + mint(key, claims()))]
+    ex = gate.engine.begin(Request("POST", route.path, headers, "203.0.113.7"))
+    decision = await guard.check(ex)
+    assert (decision.reasons if decision else ()) == reasons
+    assert (ex.principal.id if ex.principal else None) == principal
+    assert ex.tags["state.error"] == "tokens"
+    await store.close()

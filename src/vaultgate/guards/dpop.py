@@ -18,6 +18,7 @@ from typing import Any
 from vaultgate.core.binding import cert_bound, request_url, verify_proof
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.jwt_verify import TokenInvalid, Verified
+from vaultgate.guards import seen
 from vaultgate.guards.token_policy import TokenSettings
 from vaultgate.state.base import Store
 
@@ -67,7 +68,8 @@ async def _check_dpop(
         raise TokenInvalid("dpop.key_mismatch", "proof key does not match the token")
     # Kept until the proof could no longer pass the age check anyway.
     ttl = settings.proof.window + 2 * settings.proof.skew
-    if not await store.first_seen(f"tok:dpop:{checked.jkt}:{checked.jti}", ttl, ex.now):
+    key = f"tok:dpop:{checked.jkt}:{checked.jti}"
+    if not await seen.first_seen(ex, store, "tokens", key, ttl):
         raise TokenInvalid("dpop.replayed", "proof replayed")
 
 

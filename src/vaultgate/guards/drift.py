@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import logging
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.jwt_verify import TokenInvalid
 from vaultgate.core.model import Finding
-from vaultgate.errors import StateError
+from vaultgate.guards import seen
 from vaultgate.guards.token_policy import DriftSettings
 from vaultgate.state.base import Store
-
-log = logging.getLogger("vaultgate.tokens")
 
 # The seam with the reputation phase (guards.reputation.LABELS): it runs
 # first and stores here the labels of the lists holding the client address
@@ -62,18 +59,13 @@ async def check_drift(
     ex: Exchange, token_id: str, settings: DriftSettings, store: Store
 ) -> None:
     """Record where the token is used; flag (or refuse) too many places."""
-    now, window = ex.now, settings.window
-    try:
-        networks = await store.distinct(
-            f"tok:net:{token_id}", network_of(ex.request.client_ip), window, now
-        )
-        devices = await store.distinct(
-            f"tok:dev:{token_id}", device_of(ex), window, now
-        )
-    except StateError as exc:
-        # Drift only raises a score: without the store, go on without it.
-        log.warning("tokens.drift_unavailable error=%s", exc)
-        return
+    window, client = settings.window, ex.request.client_ip
+    networks = await seen.distinct(
+        ex, store, "tokens", f"tok:net:{token_id}", network_of(client), window
+    )
+    devices = await seen.distinct(
+        ex, store, "tokens", f"tok:dev:{token_id}", device_of(ex), window
+    )
     listed = bool(set(ex.scratch.get(LISTS_SCRATCH_KEY, ())) - {"allow"})
     score = settings.score + (settings.listed_score if listed else 0)
     if networks > settings.networks:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,7 @@ from vaultgate.core.schema import Node
 from vaultgate.errors import StateError
 from vaultgate.guards.base import Guard, Services, register_guard
 from vaultgate.state.base import Store
-
-log = logging.getLogger("vaultgate.tokens")
+from vaultgate.state.settings import state_failed
 
 # 255 characters: the IETF draft's examples are UUIDs (36); anything much
 # longer is not a key a client generated but padding or an attack.
@@ -91,9 +89,8 @@ class IdempotencyGuard(Guard):
         try:
             return await self._claim(ex, key)
         except StateError as exc:
-            # Passing without the check could let a payment through twice.
-            log.warning("idempotency.state_unavailable error=%s", exc)
-            return _UNAVAILABLE
+            # The route's on_state_error decides: payment routes say block.
+            return state_failed(ex, self.name, exc)
 
     async def _claim(self, ex: Exchange, key: str) -> Decision | None:
         ttl, now = self.settings.ttl, ex.now
@@ -160,9 +157,6 @@ _IN_PROGRESS = Decision(
     reasons=("idempotency.in_progress",),
     headers=(("Retry-After", "1"),),
     detail="A request with this Idempotency-Key is still being processed.",
-)
-_UNAVAILABLE = _problem(
-    503, "idempotency.unavailable", "Idempotency keys cannot be checked; retry."
 )
 
 

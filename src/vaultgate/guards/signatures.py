@@ -40,8 +40,9 @@ from vaultgate.core.model import Action, Decision, Phase, Principal
 from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.request import Request
 from vaultgate.core.schema import Node
-from vaultgate.errors import StateError
+from vaultgate.guards import seen
 from vaultgate.guards.base import Guard, Services, register_guard
+from vaultgate.guards.seen import StoreRefused
 from vaultgate.state.base import Store
 
 log = logging.getLogger("vaultgate.tokens")
@@ -171,10 +172,8 @@ class SignatureGuard(Guard):
             key_id = await self._verify(ex)
         except _Refused as exc:
             return _refusal(exc)
-        except StateError as exc:
-            # Without the nonce seen-set a replay would pass: refuse.
-            log.warning("signature.state_unavailable error=%s", exc)
-            return _refusal(_Refused("signature.unavailable", "try again", 503))
+        except StoreRefused as exc:
+            return exc.decision
         ex.tags["signature.key_id"] = key_id
         if ex.principal is None:
             ex.principal = Principal(kind="apikey", id=key_id)
@@ -197,7 +196,8 @@ class SignatureGuard(Guard):
             raise _Refused("signature.bad", "signature invalid")
         # Kept past both ends of the window: a timestamp may be early or late.
         ttl = 2 * settings.window
-        if not await self.store.first_seen(f"sig:nonce:{key_id}:{nonce}", ttl, ex.now):
+        key = f"sig:nonce:{key_id}:{nonce}"
+        if not await seen.first_seen(ex, self.store, self.name, key, ttl):
             raise _Refused("signature.replayed", "nonce already used")
         return key_id
 

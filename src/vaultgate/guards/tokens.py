@@ -15,21 +15,19 @@ of failure but nothing an attacker could tune against; the reason id
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.jwt_verify import TokenInvalid, Verified, malformed
 from vaultgate.core.model import Action, Decision, Phase, Principal
 from vaultgate.core.policy import Policy, Route, Section, register_section
-from vaultgate.errors import StateError
+from vaultgate.guards import seen
 from vaultgate.guards.base import Guard, Services, register_guard
 from vaultgate.guards.dpop import check_binding
 from vaultgate.guards.drift import check_drift
 from vaultgate.guards.jwks import KeysUnavailable
+from vaultgate.guards.seen import StoreRefused
 from vaultgate.guards.token_policy import TokenSettings, parse_route, parse_top
 from vaultgate.state.base import Store
-
-log = logging.getLogger("vaultgate.tokens")
 
 register_section(Section("tokens", parse_top, parse_route))
 
@@ -74,10 +72,8 @@ class TokenGuard(Guard):
             return _refusal(exc, found[0] if found else "", self.settings)
         except KeysUnavailable:
             return _UNAVAILABLE
-        except StateError as exc:
-            # Replay checks cannot be skipped on a route that asks for them.
-            log.warning("tokens.state_unavailable error=%s", exc)
-            return _STATE_UNAVAILABLE
+        except StoreRefused as exc:
+            return exc.decision
         return None
 
     def _wants_token(self, ex: Exchange) -> bool:
@@ -154,7 +150,7 @@ class TokenGuard(Guard):
         skew = self.verifier.rules.skew
         ttl = verified.exp - ex.now + skew if verified.exp else NO_EXP_SEEN_TTL
         key = f"tok:once:{verified.claims.get('iss', '')}:{token_id}"
-        if not await self.store.first_seen(key, max(ttl, 1.0), ex.now):
+        if not await seen.first_seen(ex, self.store, self.name, key, max(ttl, 1.0)):
             raise TokenInvalid("token.replayed", "token replayed")
 
 
@@ -183,15 +179,6 @@ _UNAVAILABLE = Decision(
     503,
     reasons=("token.keys_unavailable",),
     headers=(("Retry-After", "30"),),
-    detail="Tokens cannot be checked right now; retry shortly.",
-)
-
-
-_STATE_UNAVAILABLE = Decision(
-    Action.BLOCK,
-    503,
-    reasons=("token.state_unavailable",),
-    headers=(("Retry-After", "1"),),
     detail="Tokens cannot be checked right now; retry shortly.",
 )
 
