@@ -108,7 +108,7 @@ class ClientConnection(asyncio.Protocol):
                 cause = ProtocolError(400, "malformed request")
             self.refuse(cause)
         except httptools.HttpParserError as exc:
-            self.refuse(ProtocolError(400, "malformed request: " + str(exc)))
+            self.refuse(_parse_error(exc))
         else:
             if self.reading is HEAD:
                 self._check_partial_head()
@@ -410,6 +410,16 @@ class ClientConnection(asyncio.Protocol):
             self.close()
         elif self.reading is IDLE:
             self.deadline = self.loop.time() + self.server.settings.idle_timeout
+
+
+def _parse_error(exc: Exception) -> ProtocolError:
+    """The answer to what llhttp refused: 505 for a version, else 400."""
+    reason = str(exc)
+    if "HTTP version" in reason:
+        return ProtocolError(505, reason)
+    if isinstance(exc, httptools.HttpParserInvalidMethodError):
+        return ProtocolError(400, "invalid method or bytes after a message")
+    return ProtocolError(400, reason)
 
 
 def _drop_connection_fields(inc: Incoming) -> None:
