@@ -27,6 +27,7 @@ from vaultgate.guards.drift import check_drift
 from vaultgate.guards.jwks import KeysUnavailable
 from vaultgate.guards.seen import StoreRefused
 from vaultgate.guards.token_policy import TokenSettings, parse_route, parse_top
+from vaultgate.guards.verifier import Verifier
 from vaultgate.state.base import Store
 
 register_section(Section("tokens", parse_top, parse_route))
@@ -42,7 +43,7 @@ def _factory(policy: Policy, route: Route, services: Services) -> Guard | None:
     if not settings.enabled or settings.jwt is None:
         return None
     settings.jwt.verifier.source.prime(services.clock())
-    return TokenGuard(settings, services.store)
+    return TokenGuard(settings, settings.jwt.verifier, services.store)
 
 
 class TokenGuard(Guard):
@@ -51,10 +52,11 @@ class TokenGuard(Guard):
     name = "tokens"
     phase = Phase.TOKENS
 
-    def __init__(self, settings: TokenSettings, store: Store) -> None:
-        assert settings.jwt is not None
+    def __init__(
+        self, settings: TokenSettings, verifier: Verifier, store: Store
+    ) -> None:
         self.settings = settings
-        self.verifier = settings.jwt.verifier
+        self.verifier = verifier
         self.store = store
         self._missing = _missing(settings)
         # Whether every token must be sender-bound on this route; if not,
@@ -148,7 +150,8 @@ class TokenGuard(Guard):
 
     async def _once(self, ex: Exchange, verified: Verified, token_id: str) -> None:
         skew = self.verifier.rules.skew
-        ttl = verified.exp - ex.now + skew if verified.exp else NO_EXP_SEEN_TTL
+        exp = verified.exp
+        ttl = exp - ex.now + skew if exp is not None else NO_EXP_SEEN_TTL
         key = f"tok:once:{verified.claims.get('iss', '')}:{token_id}"
         if not await seen.first_seen(ex, self.store, self.name, key, max(ttl, 1.0)):
             raise TokenInvalid("token.replayed", "token replayed")
