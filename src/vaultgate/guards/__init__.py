@@ -27,6 +27,7 @@ GUARD_MODULES = (
     "vaultgate.guards.challenge",
     "vaultgate.guards.login",
     "vaultgate.guards.ratelimit",
+    "vaultgate.guards.bots",
 )
 
 _loaded = False
