@@ -30,8 +30,9 @@ from vaultgate.guards import load_all
 from vaultgate.proxy.connection import ClientConnection
 from vaultgate.proxy.server import ServerContext
 from vaultgate.proxy.tls import server_context
+from vaultgate.state import check_shared
 from vaultgate.state.base import Store
-from vaultgate.state.memory import MemoryStore
+from vaultgate.state.settings import store_for
 from vaultgate.telemetry.audit import AuditLog
 
 log = logging.getLogger("vaultgate.proxy")
@@ -61,21 +62,18 @@ def serve(policy_path: str, workers: int = 1) -> int:
         return 2
     if workers <= 1:
         return run_worker(policy_path, policy)
-    if policy.state == "memory":
-        log.warning(
-            "state.per_process workers=%d detail=%s",
-            workers,
-            "each worker keeps its own memory state: limits are multiplied "
-            "by the number of workers; use a shared store",
-        )
+    try:
+        # Per-process memory state would multiply every limit by workers.
+        check_shared(policy.state, workers, policy.source)
+    except PolicyError as exc:
+        log.error("policy.invalid error=%s", exc)
+        return 2
     return Supervisor(policy_path, policy, workers).run()
 
 
 def make_store(policy: Policy) -> Store:
-    """The state store the policy names."""
-    if policy.state == "memory":
-        return MemoryStore()
-    raise PolicyError(policy.source, "state", "memory", policy.state)
+    """The state store the policy names (memory or a Redis URL)."""
+    return store_for(policy)
 
 
 def _load(path: str) -> Policy:
@@ -108,6 +106,7 @@ async def _worker(path: str, policy: Policy) -> int:
         log.error("policy.invalid error=%s", exc)
         sock.close()
         return 2
+    await engine.store.open()  # connect early; an unreachable store is logged
     context = ServerContext(engine, policy, loop, tls)
     return await _run(context, sock, path)
 

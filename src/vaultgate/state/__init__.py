@@ -34,16 +34,8 @@ def open_store(
     Each worker process would keep its own counters, so every limit would
     silently let ``workers`` times as much through.
     """
+    check_shared(url, workers, source)
     if url == "memory":
-        if workers > 1:
-            raise PolicyError(
-                source or "<policy>",
-                "state",
-                f"a redis:// URL when running --workers {workers} (the memory "
-                f"store is per process, so every limit would be {workers} "
-                "times too high), or --workers 1",
-                url,
-            )
         return MemoryStore()
     if not url.startswith(_SCHEMES):
         raise PolicyError(
@@ -60,4 +52,17 @@ def open_store(
         raise PolicyError(source or "<policy>", "state", str(exc), url) from None
 
 
-__all__ = ["DEFAULT_TIMEOUT", "Store", "open_store"]
+def check_shared(url: str, workers: int, source: str = "") -> None:
+    """Refuse the memory store for more than one worker process."""
+    if url == "memory" and workers > 1:
+        raise PolicyError(
+            source or "<policy>",
+            "state",
+            f"a redis:// URL when running --workers {workers} (the memory "
+            f"store is per process, so every limit would be {workers} "
+            "times too high), or --workers 1",
+            url,
+        )
+
+
+__all__ = ["DEFAULT_TIMEOUT", "Store", "check_shared", "open_store"]
