@@ -60,6 +60,7 @@ class Pipeline:
     ) -> None:
         self.clock = clock or Clock()
         self.store = store if store is not None else MemoryStore()
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.policy_path = tmp_path / "policy.yaml"
         self.policy_path.write_text(policy)
         self.audit = AuditLog(AuditSettings(str(tmp_path / "audit.jsonl")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from vaultgate.core.model import Action
 from vaultgate.errors import PolicyError
 from vaultgate.guards.clients import ScoreSettings, add_points, read_score
 from vaultgate.guards.reputation import reputation_of
+from vaultgate.state.base import Store
 from vaultgate.state.memory import MemoryStore
+from vaultgate.state.redis import open_redis
 
 TOR_EXITS = """\
 ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E
@@ -158,8 +161,18 @@ def test_policy_mistakes(
 # -- the running threat score ---------------------------------------------------
 
 
-async def test_score_decays_by_half_each_half_life() -> None:
-    store = MemoryStore()
+@pytest.fixture(params=["memory", "redis"])
+async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    store = open_redis(request.getfixturevalue("redis_url"), timeout=1.0)
+    yield store
+    await store.close()
+
+
+async def test_score_decays_by_half_each_half_life(any_store: Store) -> None:
+    store = any_store
     settings = ScoreSettings(half_life=600)
     t = 1_750_000_123.0
     assert await add_points(store, settings, "ip:x", 40, t) == pytest.approx(40)

@@ -11,6 +11,7 @@ import pytest
 from tests.guards.pipeline import Pipeline
 from vaultgate.core.model import Action
 from vaultgate.errors import PolicyError
+from vaultgate.state.redis import open_redis
 
 HONEY_BEARER = "hny_7f3c2b1a9e8d7c6b5a4f3e2d1c0b9a8f"
 HONEY_KEY = "ak_live_decoy_0000111122223333"
@@ -215,3 +216,22 @@ async def test_a_trap_hit_is_logged_as_a_security_event(
 def test_policy_mistakes(tmp_path: Path, traps: str, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         Pipeline(tmp_path, f"upstream: http://x:9\ntraps: {traps}\n")
+
+
+async def test_a_trap_ban_reaches_every_process_sharing_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # Two engines with their own Redis clients stand for two workers (or two
+    # machines); the fixture's redis-server is real.
+    stores = [open_redis(redis_url, timeout=1.0) for _ in range(2)]
+    try:
+        first = Pipeline(tmp_path / "a", POLICY, stores[0])
+        second = Pipeline(tmp_path / "b", POLICY, stores[1])
+        assert (await second.send("/accounts/1", ip=PROBE_IP))[0].status == 200
+        assert (await first.send("/.env", ip=PROBE_IP))[0].status == 404
+        refused, ex = await second.send("/accounts/1", ip=PROBE_IP)
+        assert refused.reasons == ("reputation.banned",)
+        assert ex.tags["ban.reason"] == "trap.path"
+    finally:
+        for store in stores:
+            await store.close()

@@ -220,12 +220,17 @@ class ResponseFilter(Guard):
     ) -> bool:
         if ex.request.method == "HEAD" or status < 200 or status in _NO_BODY_STATUSES:
             return False
-        length = _content_length(headers)
-        if length is not None and length > self.settings.max_body:
-            return self.settings.on_oversize == "block" and self._inspects(
-                ex, status, headers
-            )
-        return self._inspects(ex, status, headers)
+        inspects = self._inspects(ex, status, headers)
+        length = _content_length(headers) or 0
+        # Too large: refused unread in filter_body, or (pass) not buffered.
+        if inspects and length > self.settings.max_body and self._passes_oversize:
+            ex.tags["response.incomplete"] = "too-large-or-encoded"
+            return False
+        return inspects
+
+    @property
+    def _passes_oversize(self) -> bool:
+        return self.settings.on_oversize == "pass"
 
     def _inspects(
         self, ex: Exchange, status: int, headers: list[tuple[str, str]]
