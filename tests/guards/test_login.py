@@ -7,12 +7,16 @@ password, 401 otherwise; attempts the guard stops never reach it.
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.servers import EchoUpstream, vaultgate_proc
 from tests.guards.rate_kit import Gate, json_body, make_gate, store_url
 from vaultgate.core import pow
 from vaultgate.core.model import Action, Decision
@@ -228,3 +232,38 @@ async def test_a_network_is_watched_as_a_whole(tmp_path: Path) -> None:
     assert seen == ["ok"] * 4 + ["challenge"] * 2
     # Another /24 is another network.
     assert kind(await origin.attempt(gate, "u9", "x", ip="192.0.3.1")) == "ok"
+
+
+def test_stuffing_through_the_proxy_with_forwarded_addresses(
+    echo_upstream: EchoUpstream,
+) -> None:
+    # One username from many addresses, as a trusted load balancer reports
+    # them in X-Forwarded-For; the origin refuses every password (401).
+    text = (
+        "listen: 127.0.0.1:@PORT@\n"
+        f"upstream: {echo_upstream.url}\n"
+        "trusted_proxies: [127.0.0.1]\n"
+        "audit: {file: /dev/null}\n"
+        "reputation: {score: {points: {finding: 0, blocked: 0, client_error: 0}}}\n"
+        + policy(per_username="{challenge: 3, block: 6}").replace(
+            "path: /login", "path: /x/status"
+        )
+    )
+    marker = uuid.uuid4().hex
+    body = json.dumps({"username": f"{marker}@bank.test", "password": "x"})
+    statuses = []
+    with vaultgate_proc(text) as proxy:
+        conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=10)
+        for i in range(1, 10):
+            headers = {
+                "Host": "bank.test",
+                "Content-Type": "application/json",
+                "X-Forwarded-For": f"203.0.113.{i}",
+            }
+            conn.request("POST", f"/x/status?code=401&m={marker}", body, headers)
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+        conn.close()
+    assert statuses == [401] * 3 + [429] * 6
+    assert len(echo_upstream.find(marker)) == 3
