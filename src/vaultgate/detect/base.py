@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Where a value came from.  Rules may restrict themselves to some kinds
 # (a Shellshock rule to headers, a scanner rule to User-Agent ...).
@@ -38,9 +39,12 @@ KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One value to inspect, decoded and normalised."""
+class Value(NamedTuple):
+    """One value to inspect, decoded and normalised.
+
+    A named tuple rather than a dataclass: a request yields dozens, and a
+    tuple is built in a third of the time.
+    """
 
     kind: str
     name: str

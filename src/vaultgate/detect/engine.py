@@ -3,14 +3,15 @@
 How this works.  ``Inspector(rules, paranoia, exclusions)`` keeps the rules
 enabled at ``paranoia`` (``rule.paranoia <= paranoia``) minus those an
 exclusion silences everywhere, and compiles their patterns into one
-Hyperscan block-mode database (flags: DOTALL, SINGLEMATCH, MULTILINE, and
-CASELESS where ``rule.caseless``; pattern id = index of the rule).
-Databases are cached by their pattern set, so routes that share a paranoia
-level share one database and a reload of an unchanged policy compiles
-nothing.
+Hyperscan block-mode database (pattern id = index of the rule).
+The flags are DOTALL and SINGLEMATCH (and CASELESS per rule); anchors
+are rewritten so that ``^`` and ``$`` also match at the separator between
+two values.  Databases are cached by their pattern set, so routes that
+share a paranoia level share one database and a reload of an unchanged
+policy compiles nothing.
 
-``Inspector.scan(values)`` joins the UTF-8 text of every ``Value`` with
-``"\\n"`` and scans the joined buffer once; the common, clean request costs
+``Inspector.scan(values)`` joins the UTF-8 text of every ``Value`` with a
+NUL byte and scans the joined buffer once; the common, clean request costs
 one call.  Only when something matched are the values scanned one by one
 (from the first that a match ended in) to learn which rule hit which value.
 For each hit the rule's ``kinds`` and ``names`` filters, the exclusions and
@@ -27,9 +28,9 @@ What a rule author can rely on (the API the detector modules code against):
   request-level checks registered with ``register_request_check``
   (protocol anomalies and other checks that look at the request as a
   whole, not at one value), with the same exclusions.
-- Patterns see each value as its own line: ``^`` and ``$`` match at the
-  value's edges (and at line breaks inside it).  ``confirm`` receives the
-  decoded text that matched (the whole value, not just the match).
+- ``^`` and ``$`` match at the value's edges (not at line breaks inside
+  it: there is no MULTILINE).  ``confirm`` receives the decoded text that
+  matched (the whole value, not just the match).
 - A ``Finding`` carries the rule's family, id and score, the location
   ``"kind:name"``, a snippet (the decoded text up to the end of the match,
   at most ``MAX_SNIPPET`` characters, digits of card-like numbers masked)
@@ -37,17 +38,16 @@ What a rule author can rely on (the API the detector modules code against):
   for a pattern-only rule.
 
 Guarantee of the fast path: a value that matches a pattern on its own also
-makes the joined buffer match (the separator is a line break, and the
-database is MULTILINE, so anchors behave alike), so a clean joined scan
-means no rule could have fired.  The joined scan may say "maybe" for a
-match that spans two values; the per-value scan then finds nothing.
+makes the joined buffer match (anchors hold at the separator), so a clean
+joined scan means no rule could have fired.  The joined scan may say
+"maybe" for a match that spans two values; the per-value scan then finds
+nothing.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +69,13 @@ PATTERN_CONFIDENCE = 0.8
 MAX_CACHED_DATABASES = 32
 
 _FLAGS = hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_SINGLEMATCH
-_FLAGS |= hyperscan.HS_FLAG_MULTILINE
+# Values are joined with NUL, which decoding removes from every value and
+# which no rule has reason to look for (a line break would match the CRLF
+# rules on every join).  Anchors are rewritten to hold at a NUL too.
+SEPARATOR = "\x00"
+_SEPARATOR_BYTES = SEPARATOR.encode()
+_ANCHORS = {"^": "(?:^|\\x00)", "$": "(?:$|\\x00)"}
+_ESCAPED_ANCHORS = {"A": "(?:\\A|\\x00)", "z": "(?:\\z|\\x00)", "Z": "(?:\\Z|\\x00)"}
 # 13 to 19 digits, optionally grouped by spaces or dashes: PAN-shaped.
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
@@ -189,7 +195,7 @@ def _compile(rules: Sequence[Rule]) -> _Compiled | None:
     flags = [_FLAGS | (hyperscan.HS_FLAG_CASELESS if c else 0) for _, c in key]
     try:
         database.compile(
-            expressions=[pattern.encode("utf-8") for pattern, _ in key],
+            expressions=[anchored(pattern).encode("utf-8") for pattern, _ in key],
             ids=list(range(len(key))),
             elements=len(key),
             flags=flags,
@@ -202,6 +208,31 @@ def _compile(rules: Sequence[Rule]) -> _Compiled | None:
             del _DATABASES[next(iter(_DATABASES))]
         _DATABASES[key] = compiled
     return compiled
+
+
+def anchored(pattern: str) -> str:
+    """``pattern`` with ``^ $ \\A \\z \\Z`` also matching at a value separator."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            pair = pattern[i : i + 2]
+            escaped = pair[1:]
+            out.append(_ESCAPED_ANCHORS.get(escaped, pair) if not in_class else pair)
+            i += 2
+            continue
+        if in_class:
+            in_class = (
+                char != "]" or pattern[i - 1] == "[" or pattern[i - 2 : i] == "[^"
+            )
+        elif char == "[":
+            in_class = True
+        elif char in _ANCHORS:
+            char = _ANCHORS[char]
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _scratch(compiled: _Compiled) -> Any:
@@ -256,34 +287,34 @@ class Inspector:
         compiled = self._compiled
         if compiled is None:
             return []
-        items = [v for v in values if v.text]
-        blobs = [v.text.encode("utf-8", "surrogatepass") for v in items]
-        hits: dict[int, int] = {}
+        items = values if isinstance(values, list) else list(values)
         scratch = _scratch(compiled)
-        scan = compiled.database.scan
-        scan(
-            b"\n".join(blobs),
-            match_event_handler=_first_hit,
-            context=hits,
-            scratch=scratch,
+        hits: dict[int, int] = {}
+        joined = SEPARATOR.join([v.text for v in items]).encode(
+            "utf-8", "surrogatepass"
+        )
+        compiled.database.scan(
+            joined, match_event_handler=_first_hit, context=hits, scratch=scratch
         )
         if not hits:
-            return []
+            return []  # the common case: one scan, nothing to confirm
+        blobs = [v.text.encode("utf-8", "surrogatepass") for v in items]
         return self._confirm(items, blobs, min(hits.values()), scratch)
 
     def _confirm(
         self, items: list[Value], blobs: list[bytes], first_end: int, scratch: Any
     ) -> list[Finding]:
-        """Scan values one by one from the first one a match ended in."""
+        """Find which rules hit which values, from the first match on."""
         assert self._compiled is not None
-        starts, offset = [], 0
-        for blob in blobs:
-            starts.append(offset)
-            offset += len(blob) + 1
+        scan = self._compiled.database.scan
         findings: list[Finding] = []
         seen: set[tuple[str, str]] = set()
-        scan = self._compiled.database.scan
-        for index in range(bisect_right(starts, first_end) - 1, len(items)):
+        start, end = 0, first_end
+        while True:
+            # The earliest match ends in value ``index``: scan it alone to
+            # learn its rules (a match spanning two values finds nothing),
+            # then scan the values after it together again.
+            index = start + _value_at(blobs, start, end)
             hits: dict[int, int] = {}
             scan(
                 blobs[index],
@@ -291,13 +322,25 @@ class Inspector:
                 context=hits,
                 scratch=scratch,
             )
-            for rule_index, end in sorted(hits.items()):
+            for rule_index, offset in sorted(hits.items()):
                 finding = self._finding(
-                    self.rules[rule_index], items[index], blobs[index], end, seen
+                    self.rules[rule_index], items[index], blobs[index], offset, seen
                 )
                 if finding is not None:
                     findings.append(finding)
-        return findings
+            start = index + 1
+            if start >= len(blobs):
+                return findings
+            hits = {}
+            scan(
+                b"\n".join(blobs[start:]),
+                match_event_handler=_first_hit,
+                context=hits,
+                scratch=scratch,
+            )
+            if not hits:
+                return findings
+            end = min(hits.values())
 
     def _finding(
         self,
@@ -343,6 +386,20 @@ class Inspector:
         """Whether this inspector's exclusions silence ``finding``."""
         ex = self._exclusions
         return ex.silences(finding.rule_id, finding.family, finding.location)
+
+
+def _value_at(blobs: list[bytes], start: int, end: int) -> int:
+    """Which of ``blobs[start:]`` (joined by one byte) holds a match's end.
+
+    A match whose last byte is a separator (an anchor rewritten to match
+    it) belongs to the value before it.
+    """
+    last = end - 1
+    for position, blob in enumerate(blobs[start:]):
+        if last <= len(blob):
+            return position
+        last -= len(blob) + 1
+    return len(blobs) - start - 1
 
 
 def snippet(blob: bytes, end: int) -> str:

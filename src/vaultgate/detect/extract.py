@@ -136,8 +136,14 @@ def _whole(encoded: str, kind: str, out: Extraction, limits: Limits) -> None:
     parser; the application may still join them, and the whole string
     shows it as the attacker wrote it.
     """
-    if "&" in encoded:
+    if "&" in encoded and any(not _split_cleanly(p) for p in encoded.split("&")):
         out.add(kind, "*", form_decode(encoded), limits)
+
+
+def _split_cleanly(part: str) -> bool:
+    """A ``name=value`` field whose name is plain: nothing was cut here."""
+    name, sep, _ = part.partition("=")
+    return bool(sep) and _PLAIN_NAME.fullmatch(name) is not None
 
 
 def _graphql_args(
@@ -210,29 +216,42 @@ def _json_body(request: Request, out: Extraction, limits: Limits) -> None:
 
 def walk_json(document: Any, out: Extraction, limits: Limits) -> None:
     """Every key and string leaf of ``document``, depth-first, within limits."""
-    stack: list[tuple[Any, str, int]] = [(document, "$", 0)]
-    while stack:
-        node, path, depth = stack.pop()
-        if depth > limits.json_depth:
-            out.stop("json-depth")
-            continue
-        if isinstance(node, str):
-            if not out.add("json", path, node, limits):
-                return
-        elif isinstance(node, dict):
-            for key, child in reversed(node.items()):
-                if not _JSON_IDENT.fullmatch(key):
-                    out.add("json-key", path, key, limits)
-                stack.append((child, _child_path(path, key), depth + 1))
-        elif isinstance(node, list):
-            for index in range(len(node) - 1, -1, -1):
-                stack.append((node[index], f"{path}[{index}]", depth + 1))
+    room = limits.values - len(out.values)
+    stopped = _walk(document, "$", limits.json_depth, out.values, room)
+    if stopped:
+        out.stop(stopped)
 
 
-def _child_path(path: str, key: str) -> str:
-    if _JSON_IDENT.fullmatch(key):
-        return f"{path}.{key}"
-    return f"{path}['{key}']"
+def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> str:
+    """Append the values under ``node``; the limit that stopped it, or ""."""
+    if depth < 0:
+        return "json-depth"
+    if isinstance(node, dict):
+        items: Any = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return ""
+    # tuple.__new__ directly: a JSON body has many leaves, and the named
+    # tuple's own __new__ is a Python call that doubles the cost of each.
+    new = tuple.__new__
+    for key, child in items:
+        if len(values) >= room:
+            return "values"
+        if type(key) is int:
+            child_path = f"{path}[{key}]"
+        elif key.isidentifier():
+            child_path = path + "." + key
+        else:
+            values.append(new(Value, ("json-key", path, key)))
+            child_path = f"{path}['{key}']"
+        if type(child) is str:
+            values.append(new(Value, ("json", child_path, child)))
+        elif isinstance(child, dict | list):
+            stopped = _walk(child, child_path, depth - 1, values, room)
+            if stopped:
+                return stopped
+    return ""
 
 
 # -- multipart --------------------------------------------------------------------

@@ -53,8 +53,12 @@ MIN_PRINTABLE_SHARE = 0.9
 # in Base64 is a file, which this inspection does not parse.
 MAX_BASE64_CHARS = 64 * 1024
 
-# Anything a decoding or canonical step would change; absent: one form.
-_WORK = re.compile(r"[%&\\\x00\t\n\r\x0b\x0c\x85\xa0]|/\*|\*/|  ")
+# Line breaks and spaces that are not ASCII (the canonical form folds them).
+_WIDE_SPACES = "\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Characters a decoding or canonical step would change (with "/*" and
+# "*/"); a value without any, in NFKC form, has one form.
+_WORK = re.compile("[%&\\\\\x00\t\n\r\x0b\x0c" + _WIDE_SPACES + "]")
+_WORK_EXCEPT_LF = re.compile("[%&\\\\\x00\t\r\x0b\x0c" + _WIDE_SPACES + "]")
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 # UTF-8 overlong forms (RFC 3629 section 10): 2-, 3- and 4-byte encodings of
 # code points that have a shorter one, e.g. C0 AF for "/".
@@ -70,8 +74,11 @@ _SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
 _SPACES = re.compile(r"\s+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
 _DATA_URL = re.compile(r";base64,([A-Za-z0-9+/=_-]{8,})", re.I)
-# Characters folded into "/" or removed when the path form is built.
-_PATH_WORK = re.compile(r"\\|//|/\.")
+
+
+# Values that reach us still form-encoded: cookies and headers are not
+# ``+``-decoded by the request model, but PHP, Java and others decode them.
+_PLUS_KINDS = frozenset({"cookie", "cookie-name", "header"})
 
 
 def expand(value: Value, rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
@@ -96,17 +103,51 @@ def expand(value: Value, rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
 
 def _plain(text: str, kind: str) -> bool:
     """True when no decoding or canonical step would change ``text``."""
-    if not text.isascii() or _WORK.search(text) is not None:
+    if _WORK.search(text) is not None:
+        return False
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
+        return False
+    if "/*" in text or "*/" in text:
         return False
     return "+" not in text or kind not in _PLUS_KINDS
 
 
 def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
     """Every decoded form of every value, in order."""
+    texts = [value.text for value in values]
+    joined = "\n".join(texts)
+    # One look at all the text at once: when nothing in it needs decoding
+    # (and no value holds a line break of its own), each value is plain and
+    # only the per-kind steps and Base64 candidates remain.
+    plain = (
+        _WORK_EXCEPT_LF.search(joined) is None
+        and (joined.isascii() or unicodedata.is_normalized("NFKC", joined))
+        and joined.count("\n") == len(texts) - 1
+        and "/*" not in joined
+        and "*/" not in joined
+    )
     out: list[Value] = []
     for value in values:
-        out.extend(expand(value, rounds))
+        text = value.text
+        if not text:
+            continue
+        if (
+            (plain or _plain(text, value.kind))
+            and value.kind != "path"
+            and ("+" not in text or value.kind not in _PLUS_KINDS)
+            and (len(text) < MIN_BASE64_CHARS or _not_base64(text))
+        ):
+            out.append(value)
+        else:
+            out.extend(expand(value, rounds))
     return out
+
+
+def _not_base64(text: str) -> bool:
+    """Cheap certainty that ``text`` is not Base64 worth decoding."""
+    if text.isdigit() or text.islower() or text.isupper():
+        return True
+    return " " in text and text.count(" ") > len(text) // 24
 
 
 def _forms(text: str, kind: str, rounds: int) -> list[str]:
@@ -116,11 +157,6 @@ def _forms(text: str, kind: str, rounds: int) -> list[str]:
     if kind == "path":
         _add(forms, path_form(decoded))
     return forms
-
-
-# Values that reach us still form-encoded: cookies and headers are not
-# ``+``-decoded by the request model, but PHP, Java and others decode them.
-_PLUS_KINDS = frozenset({"cookie", "cookie-name", "header"})
 
 
 def _add(forms: list[str], form: str) -> None:
@@ -190,7 +226,7 @@ def canonical(text: str) -> str:
 
 def path_form(path: str) -> str:
     """Backslashes as slashes, repeated slashes folded, dot segments removed."""
-    if _PATH_WORK.search(path) is None:
+    if "\\" not in path and "//" not in path and "/." not in path:
         return path
     path = path.replace("\\", "/")
     out: list[str] = []
@@ -215,8 +251,13 @@ def _base64_text(text: str) -> str | None:
     """The printable text a Base64-looking value (or data URL) decodes to."""
     if len(text) < MIN_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
         return None
-    if " " in text and "+" not in text:
-        # A "+" of Base64 sent unescaped in a query became a space.
+    if _not_base64(text):
+        # Ids, hex digests, IBANs, words and prose: Base64 of text mixes
+        # cases and has no spaces (bar a "+" turned into one).
+        return None
+    if " " in text:
+        # A "+" of Base64 sent unescaped in a query became a space; prose
+        # has a space every few characters, Base64 a "+" every 64 or so.
         text = text.replace(" ", "+")
     if _BASE64.fullmatch(text) is None:
         match = _DATA_URL.search(text)

@@ -127,7 +127,9 @@ def _kind(tokens: list[Token], i: int) -> str:
 def _bare(tokens: list[Token], found: set[str]) -> None:
     """A value that is SQL from its first token (numeric context)."""
     i = 0
-    while _kind(tokens, i) in ("(", "a"):
+    while _kind(tokens, i) == "(" or (
+        _kind(tokens, i) == "a" and not tokens[i].text.isalpha()
+    ):
         i += 1
     kind = _kind(tokens, i)
     if kind == "n":
@@ -232,7 +234,7 @@ def _compared(tokens: list[Token], i: int, quoted: bool) -> bool:
         return kind != "f" or quoted or tokens[i].text in DANGEROUS_FUNCTIONS
     if kind == "q":
         return quoted
-    return kind in _OPERAND and _kind(tokens, i + 1) in ("o", "c")
+    return quoted and kind in _OPERAND and _kind(tokens, i + 1) in ("o", "c")
 
 
 def _computed(tokens: list[Token], i: int, quoted: bool) -> bool:
@@ -415,17 +417,29 @@ def _words_re(words: frozenset[str] | set[str]) -> str:
     return r"\b(?:" + "|".join(sorted(re.escape(w) for w in words)) + r")\b"
 
 
-# Whitespace, ")" and comments the tokenizer skips between two tokens.
-_GAP = r"(?:\s|\)|/\*.*\*/|/\*!\d*|\*/)*"
-_OPERATORS = r"(?:[-+*/%^|&~=<>!]|\b(?:like|rlike|ilike|regexp|similar|is|in"
+# What the lexer skips between two tokens (ASCII whitespace, block
+# comments, MySQL comment markers), the ")" tokens a tail may start with,
+# and "+" (a space in URL forms, see ``_variants``).
+_GAP = r"(?:[\s)+]|/\*.*?\*/|/\*!\d*|\*/)*"
+# The start of a value that is SQL from its first token (``_bare``): signs
+# and parentheses, then perhaps a number.
+_START = r"^(?:[\s(]|/\*.*?\*/|/\*!\d*|\*/|[-+*/%^|&~!])*"
+_NUMBER = r"(?:0x[0-9a-f]+|0b[01]+|\d[\d.]*(?:e[+-]?\d+)?|\.\d+)"
+# Where SQL may follow a literal: after a quote, a ")" or a leading number.
+_BREAKOUT = r"(?:['\")]|" + _START + _NUMBER + ")" + _GAP
+_UNQUOTED = r"(?:\)|" + _START + _NUMBER + ")" + _GAP
+_OPERATORS = r"(?:[-+*/%^|&~=<>!]|(?:like|rlike|ilike|regexp|similar|is|in"
 _OPERATORS += r"|between|sounds|glob|match|escape|div|mod)\b)"
-_BREAKOUT = r"(?:['\")]|^[\s(]*[-+]?[\d.]\S*)"
+_STATEMENT_WORDS = frozenset(_STATEMENT_CHECKS)
 
 RULES = (
     Rule(
         id="sqli.tautology",
         family="sqli",
-        pattern=r"\b(?:or|and|xor|having|where)\b|\|\||&&",
+        pattern=(
+            r"(?:" + _BREAKOUT + "|" + _START + r")"
+            r"(?:(?:or|and|xor|having|where)\b|\|\||&&)"
+        ),
         score=5,
         confirm=_confirm("tautology"),
         description="a literal or number closed, then a boolean condition",
@@ -441,7 +455,7 @@ RULES = (
     Rule(
         id="sqli.stacked",
         family="sqli",
-        pattern=";.*" + _words_re(STACKED),
+        pattern=r"(?:" + _BREAKOUT + "|" + _START + ");" + _GAP + _words_re(STACKED),
         score=5,
         confirm=_confirm("stacked"),
         description="a second statement after ';'",
@@ -449,7 +463,7 @@ RULES = (
     Rule(
         id="sqli.comment",
         family="sqli",
-        pattern=r"['\"].*(?:--|#|/\*)",
+        pattern=r"['\"]" + _GAP + r"(?:--|#|/\*)",
         score=5,
         confirm=_confirm("comment"),
         description="a string closed and the rest of the query commented out",
@@ -457,7 +471,18 @@ RULES = (
     Rule(
         id="sqli.operator",
         family="sqli",
-        pattern=_BREAKOUT + _GAP + _OPERATORS,
+        # After a quote any operator; after a number or ")" one followed by
+        # a call or a subquery (``_compared``, ``_computed``).
+        pattern=(
+            r"['\"]"
+            + _GAP
+            + _OPERATORS
+            + "|"
+            + _UNQUOTED
+            + _OPERATORS
+            + _GAP
+            + r"[a-z_(]"
+        ),
         score=5,
         confirm=_confirm("operator"),
         description="a literal closed, then an operator with a function or literal",
@@ -465,7 +490,7 @@ RULES = (
     Rule(
         id="sqli.clause",
         family="sqli",
-        pattern=_BREAKOUT + r".*\b(?:order|group|limit|procedure|into)\b",
+        pattern=_BREAKOUT + r"(?:order|group|limit|procedure|into)\b",
         score=5,
         confirm=_confirm("clause"),
         description="a literal closed, then ORDER BY, LIMIT, INTO OUTFILE ...",
@@ -473,13 +498,7 @@ RULES = (
     Rule(
         id="sqli.statement",
         family="sqli",
-        pattern=(
-            r"\bselect\b|\binsert\b.*\binto\b|\bupdate\b.*\bset\b"
-            r"|\bdelete\b.*\bfrom\b|\b(?:drop|create|alter|truncate)\b.*"
-            + _words_re(_OBJECTS)
-            + r"|\bexec(?:ute)?\b|\bdeclare\b.*@|\bwaitfor\b|\bshutdown\b"
-            r"|\bload\b.*\bdata\b|\bset\b.*@"
-        ),
+        pattern=r"(?:['\"]" + _GAP + "|" + _START + ")" + _words_re(_STATEMENT_WORDS),
         score=5,
         confirm=_confirm("statement"),
         description="a complete SQL statement with SQL-only evidence",
@@ -487,7 +506,7 @@ RULES = (
     Rule(
         id="sqli.function",
         family="sqli",
-        pattern=_words_re(ATTACK_FUNCTIONS) + r".*\(",
+        pattern=_START + _words_re(ATTACK_FUNCTIONS),
         score=5,
         confirm=_confirm("function"),
         description="a value that is a call of a time, file or error function",

@@ -42,7 +42,7 @@ class Token(NamedTuple):
 
 _LEXEME = re.compile(
     r"""
-    (?P<ws>\s+|/\*(?!!).*?\*/)
+    (?P<ws>[\ \t\n\r\x0b\x0c]+|/\*(?!!).*?\*/)
    |(?P<mc>/\*!\d*|\*/)
    |(?P<c>--[^\n]*|\#[^\n]*|/\*.*)
    |(?P<s>'(?:[^']|'')*'|"(?:[^"]|"")*")
@@ -58,7 +58,7 @@ _LEXEME = re.compile(
     """,
     re.S | re.X,
 )
-_CALL = re.compile(r"\s*(?:/\*.*?\*/\s*)*\(", re.S)
+_CALL = re.compile(r"\s*(?:/\*.*?\*/\s*)*\(", re.S | re.A)
 
 _LOGICAL = frozenset({"or", "and", "xor", "||", "&&"})
 _NOT = frozenset({"not", "!"})
