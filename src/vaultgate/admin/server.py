@@ -19,7 +19,7 @@ import hmac
 import logging
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
@@ -94,18 +94,20 @@ class AdminServer:
         method, target = parts[0], parts[1].split("?", 1)[0]
         if method not in ("GET", "HEAD"):
             return _response(405, b"method not allowed\n", (("Allow", "GET, HEAD"),))
-        body = self._route(target, _authorization(lines[1:]))
+        body = self._route(target, _fields(lines[1:]))
         return body if method == "GET" else body.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
 
-    def _route(self, target: str, credentials: str) -> bytes:
+    def _route(self, target: str, fields: dict[str, str]) -> bytes:
         if target == "/healthz":
             return _response(200, b"ok\n")
         if target != "/metrics":
             return _response(404, b"not found\n")
-        if not self._authorized(credentials):
+        if not self._authorized(fields.get("authorization", "")):
             challenge = (("WWW-Authenticate", 'Bearer realm="vaultgate-admin"'),)
             return _response(401, b"unauthorized\n", challenge)
-        return _response(200, generate_latest(self.registry), (), CONTENT_TYPE_LATEST)
+        # Text format 0.0.4 unless the scraper asks for OpenMetrics.
+        encode, content_type = choose_encoder(fields.get("accept", ""))
+        return _response(200, encode(self.registry), (), content_type)
 
     def _authorized(self, credentials: str) -> bool:
         scheme, _, presented = credentials.partition(" ")
@@ -114,12 +116,14 @@ class AdminServer:
         return hmac.compare_digest(presented.strip().encode(), self._token)
 
 
-def _authorization(header_lines: list[str]) -> str:
+def _fields(header_lines: list[str]) -> dict[str, str]:
+    """Header fields by lower-case name; the first of repeated ones wins."""
+    fields: dict[str, str] = {}
     for line in header_lines:
         name, sep, value = line.partition(":")
-        if sep and name.strip().lower() == "authorization":
-            return value.strip()
-    return ""
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip())
+    return fields
 
 
 def _response(

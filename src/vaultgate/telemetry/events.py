@@ -43,7 +43,7 @@ MAX_LIST = 20  # items of a list-valued tag
 # Names whose values are credentials: headers, query arguments, tags.
 # Over-matching ("footprint" has "otp") only hides a harmless value.
 _SENSITIVE = re.compile(
-    r"auth|cookie|token|secret|passw|pwd|session|signature|credential|private"
+    r"auth|cookie|token|secret|pass|pwd|session|signature|credential|private"
     r"|bearer|jwt|dpop|otp|cvv|cvc|(^|[-_.])(api)?[-_]?key($|[-_.])"
     r"|(^|[-_.])pin($|[-_.])",
     re.IGNORECASE,

@@ -47,21 +47,34 @@ class FileSink(Sink):
 
     async def deliver(self, records: Sequence[Record]) -> None:
         try:
-            await asyncio.to_thread(self._write, _lines(records))
+            await asyncio.to_thread(self._write, records)
         except OSError as exc:
             raise SinkError(self.name, exc.strerror or str(exc)) from None
 
     def write_now(self, records: Sequence[Record]) -> bool:
         try:
-            self._write(_lines(records))
+            self._write(records)
         except OSError:
             return False
         return True
 
-    def _write(self, data: bytes) -> None:
-        limit = self._options.max_size
-        if self._rotates and self._size and self._size + len(data) > limit:
-            self._rotate()
+    def _write(self, records: Sequence[Record]) -> None:
+        """Append, rotating before a line that would pass ``max_size``."""
+        limit = self._options.max_size if self._rotates else 1 << 62
+        chunk: list[bytes] = []
+        size = self._size
+        for record in records:
+            line = record.line + b"\n"
+            if size and size + len(line) > limit:
+                self._append(chunk)
+                self._rotate()
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        self._append(chunk)
+
+    def _append(self, lines: list[bytes]) -> None:
+        data = b"".join(lines)
         self._handle.write(data)
         self._handle.flush()
         if self._options.fsync:
