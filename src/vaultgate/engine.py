@@ -139,7 +139,7 @@ class Engine:
 
     async def close(self) -> None:
         await self.store.close()
-        self.audit.close()
+        await self.audit.aclose()  # delivers what is queued, spools the rest
 
 
 def _overrides_response(guard: Guard) -> bool:

@@ -132,16 +132,24 @@ async def test_no_admin_section_no_server(tmp_path: Path) -> None:
     assert await start_admin(gate.policy, gate.engine) is None
 
 
-async def test_worker_n_listens_on_port_plus_n(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_each_worker_takes_its_own_port(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         base = probe.getsockname()[1]
     gate = Gate(admin_policy(tmp_path, f"{{listen: '127.0.0.1:{base}'}}"))
-    server = await start_admin(gate.policy, gate.engine, worker=2)
-    assert server is not None and server.port == base + 2
-    await server.aclose()
+    numbered = await start_admin(gate.policy, gate.engine, worker=2)
+    first = await start_admin(gate.policy, gate.engine)
+    second = await start_admin(gate.policy, gate.engine)
+    taken = await start_admin(gate.policy, gate.engine, worker=0)
+    assert numbered is not None and numbered.port == base + 2
+    assert first is not None and first.port == base
+    assert second is not None and second.port == base + 1
+    assert taken is None, "a port in use is logged, not fatal"
+    assert "admin.listen_failed" in caplog.text
+    for server in (numbered, first, second):
+        await server.aclose()
 
 
 SERIES = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")

@@ -15,6 +15,7 @@ With ``--workers N`` each worker serves its own figures on ``port + N``
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import logging
 import os
@@ -35,6 +36,9 @@ log = logging.getLogger("vaultgate.admin")
 MAX_HEAD = 8 * 1024
 # A client gets this long to send its request head (slowloris).
 HEAD_TIMEOUT = 5.0
+# Worker processes look for a free admin port this far above the first:
+# more workers than this on one machine would be more than its cores.
+MAX_WORKER_PORTS = 64
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -144,11 +148,15 @@ def _response(
 
 
 async def start_admin(
-    policy: Policy, engine: Engine, worker: int = 0
+    policy: Policy, engine: Engine, worker: int | None = None
 ) -> AdminServer | None:
     """Start the admin server the policy asks for (None when it has none).
 
-    ``worker`` is the worker's index: worker N listens on ``port + N``.
+    Worker N listens on ``port + N``.  With ``worker`` None (the runner's
+    case: its workers are not numbered) the server takes the first free
+    port from ``port`` up, so N workers use ports ``port`` to ``port+N-1``.
+    A port that cannot be bound is logged and gives None: losing metrics
+    must not stop the proxy.
     """
     settings: AdminSettings = policy.settings["admin"]
     if not settings.enabled:
@@ -157,7 +165,27 @@ async def start_admin(
     if not token:
         log.warning("admin.no_token env=%s metrics=refused", settings.token_env)
     server = AdminServer(engine, settings, token)
-    port = settings.port + worker if settings.port else 0
-    await server.listen(port)
+    try:
+        await _listen(server, settings, worker)
+    except OSError as exc:
+        log.error("admin.listen_failed host=%s error=%s", settings.host, exc)
+        return None
     log.info("admin.listening host=%s port=%d", settings.host, server.port)
     return server
+
+
+async def _listen(
+    server: AdminServer, settings: AdminSettings, worker: int | None
+) -> None:
+    if worker is not None or not settings.port:
+        await server.listen(settings.port + (worker or 0) if settings.port else 0)
+        return
+    for port in range(settings.port, settings.port + MAX_WORKER_PORTS):
+        try:
+            await server.listen(port)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    last = settings.port + MAX_WORKER_PORTS - 1
+    raise OSError(errno.EADDRINUSE, f"admin ports {settings.port}-{last} all in use")

@@ -23,6 +23,7 @@ from collections import deque
 
 import uvloop
 
+from vaultgate.admin.server import start_admin
 from vaultgate.core.policy import Policy, load_policy
 from vaultgate.engine import Engine
 from vaultgate.errors import PolicyError
@@ -120,7 +121,9 @@ async def _run(context: ServerContext, sock: socket.socket, path: str) -> int:
         backlog=BACKLOG,
         ssl_handshake_timeout=context.settings.header_timeout if context.tls else None,
     )
+    await context.engine.audit.start()  # spooled events first, then new ones
     context.start()
+    admin = await start_admin(context.policy, context.engine)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -138,6 +141,8 @@ async def _run(context: ServerContext, sock: socket.socket, path: str) -> int:
     log.info("proxy.draining connections=%d", len(context.connections))
     server.close()
     clean = await context.drain(context.settings.drain_timeout)
+    if admin is not None:
+        await admin.aclose()
     await context.close()
     log.info("proxy.stopped clean=%s pid=%d", clean, os.getpid())
     return 0
