@@ -64,7 +64,10 @@ class Engine:
         services = Services(self.store, self.clock)
         plans = {}
         for route in (*policy.routes, policy.default_route):
-            guards = build_guards(policy, route, services)
+            # A route in mode off runs no guard: building its guards (the
+            # inspection databases ...) would only slow loading down.
+            off = route.mode is Mode.OFF
+            guards = () if off else build_guards(policy, route, services)
             responders = tuple(g for g in guards if _overrides_response(g))
             learners = tuple(g for g in guards if _overrides_decision(g))
             plans[route.index] = Plan(route, guards, responders, learners)
