@@ -16,6 +16,7 @@ COMMANDS = {
     "run": ("vaultgate.cli.run", "run the reverse proxy with a policy"),
     "check": ("vaultgate.cli.check", "validate a policy and print what it means"),
     "demo": ("vaultgate.cli.demo", "run the demo banking API behind vaultgate"),
+    "authz": ("vaultgate.cli.authz", "serve the nginx / Envoy authorization adapters"),
 }
 
 

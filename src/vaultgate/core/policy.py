@@ -144,18 +144,24 @@ _METHODS = frozenset(
 )
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, require_upstream: bool = True) -> Policy:
     """Read, validate and compile the policy file at ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
         raise PolicyError(path, "", "a readable file", exc.strerror) from None
-    return parse_policy(text, path)
+    return parse_policy(text, path, require_upstream)
 
 
-def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    """Validate and compile a policy given as YAML text."""
+def parse_policy(
+    text: str, source: str = "<policy>", require_upstream: bool = True
+) -> Policy:
+    """Validate and compile a policy given as YAML text.
+
+    ``require_upstream=False`` is for the authorization adapters, which
+    forward nothing: an absent ``upstream`` is then ``""``.
+    """
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -165,10 +171,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         raise PolicyError(source, where, "valid YAML", problem) from None
     root = Node(document, "", source)
     allowed = _CORE_KEYS | _SECTIONS.keys()
-    return _build(root.mapping(allowed), root)
+    return _build(root.mapping(allowed), root, require_upstream)
 
 
-def _build(top: dict[str, Node], root: Node) -> Policy:
+def _build(top: dict[str, Node], root: Node, require_upstream: bool = True) -> Policy:
     blank = root.child
     settings = {
         key: section.parse(top.get(key) or blank(key, None))
@@ -181,7 +187,7 @@ def _build(top: dict[str, Node], root: Node) -> Policy:
     return Policy(
         source=root.source,
         listen=_address(top.get("listen") or blank("listen", "127.0.0.1:8080")),
-        upstream=_upstream(top.get("upstream"), root),
+        upstream=_upstream(top.get("upstream"), root, require_upstream),
         mode=mode,
         state=(top.get("state") or blank("state", "memory")).text(),
         trusted_proxies=(top.get("trusted_proxies") or blank("tp", [])).networks(),
@@ -246,8 +252,10 @@ def _address(node: Node) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _upstream(node: Node | None, root: Node) -> str:
+def _upstream(node: Node | None, root: Node, required: bool = True) -> str:
     if node is None:
+        if not required:
+            return ""
         raise root.child("upstream", None).error("an upstream URL", False)
     url = node.text()
     if not url.startswith(("http://", "https://")):

@@ -28,6 +28,7 @@ GUARD_MODULES = (
     "vaultgate.guards.login",
     "vaultgate.guards.ratelimit",
     "vaultgate.guards.bots",
+    "vaultgate.adapters.settings",
 )
 
 _loaded = False

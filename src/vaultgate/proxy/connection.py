@@ -52,6 +52,10 @@ HEAD_SLACK = 1024
 class ClientConnection(asyncio.Protocol):
     """Parses requests from one client and answers them in order."""
 
+    # What answers each parsed request; the authorization adapters
+    # (vaultgate.adapters) subclass this connection with their own.
+    answer = staticmethod(handle)
+
     def __init__(self, server: ServerContext) -> None:
         self.server = server
         self.loop = server.loop
@@ -381,7 +385,7 @@ class ClientConnection(asyncio.Protocol):
                     refuse(self, item)
                     self.close()
                     break
-                keep = await handle(self, item)
+                keep = await self.answer(self, item)
                 self.served += 1
                 if not keep:
                     self.close()
