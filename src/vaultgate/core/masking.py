@@ -18,9 +18,16 @@ nothing.
 from __future__ import annotations
 
 import bisect
+import collections
+import itertools
 import re
+import string
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import hyperscan
 
 from vaultgate.core.nationalid import DEFAULT_COUNTRIES, IdFormat, formats_for
 
@@ -35,7 +42,8 @@ class Span:
     replacement: str
 
 
-Finder = Callable[[str], Iterator[Span]]
+# Confirmed spans in ``text[pos:endpos]``; look-behinds see before ``pos``.
+Finder = Callable[[str, int, int], Iterator[Span]]
 
 # -- card numbers (PAN) -------------------------------------------------------
 
@@ -123,22 +131,24 @@ def _card_digits(match: re.Match[str]) -> str | None:
     return plain
 
 
-def _find_cards(text: str) -> Iterator[Span]:
-    for match in _CARD.finditer(text):
+def _find_cards(text: str, pos: int, endpos: int) -> Iterator[Span]:
+    for match in _CARD.finditer(text, pos, endpos):
         if _card_digits(match) is not None:
             yield Span(match.start(), match.end(), "card_number", _keep_last(match[0]))
 
 
+_STARS = str.maketrans(dict.fromkeys(string.ascii_letters + string.digits, "*"))
+
+
 def _keep_last(text: str, keep: int = 4) -> str:
     """Replace every letter or digit but the last ``keep`` with ``*``."""
-    out = list(text)
     seen = 0
-    for i in range(len(out) - 1, -1, -1):
-        if out[i].isalnum():
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isalnum():
             seen += 1
-            if seen > keep:
-                out[i] = "*"
-    return "".join(out)
+            if seen == keep:
+                return text[:i].translate(_STARS) + text[i:]
+    return text
 
 
 # -- IBAN -------------------------------------------------------------------
@@ -176,26 +186,28 @@ IBAN_LENGTHS = {
 }
 
 
+# ISO 7064 MOD 97-10 reads letters as two digits: A=10 ... Z=35.
+_IBAN_DIGITS = str.maketrans({chr(65 + i): str(10 + i) for i in range(26)})
+
+
 def iban_valid(text: str) -> bool:
     """Whether ``text`` (spaces allowed) is an IBAN of the right length and sum."""
     compact = text.replace(" ", "").upper()
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
         return False
-    if not compact[2:4].isdigit():
+    if not compact[2:4].isdigit() or not compact.isascii():
         return False
     moved = compact[4:] + compact[:4]
-    # Letters count as 10..35 (ISO 7064 MOD 97-10).
-    number = "".join(str(int(ch, 36)) for ch in moved)
-    return int(number) % 97 == 1
+    return int(moved.translate(_IBAN_DIGITS)) % 97 == 1
 
 
-def _find_ibans(text: str) -> Iterator[Span]:
-    for match in _IBAN.finditer(text):
+def _find_ibans(text: str, pos: int, endpos: int) -> Iterator[Span]:
+    for match in _IBAN.finditer(text, pos, endpos):
         candidate = match[0]
         length = IBAN_LENGTHS.get(candidate[:2])
         if length is None:
             continue
-        end = _nth_alnum_end(candidate, length)
+        end = length if " " not in candidate else _nth_alnum_end(candidate, length)
         # The IBAN must end where a group ends, not inside a longer word.
         if end is None or (end < len(candidate) and candidate[end] != " "):
             continue
@@ -217,13 +229,12 @@ def _nth_alnum_end(text: str, n: int) -> int | None:
 # -- national ids --------------------------------------------------------------
 
 
-def _id_finder(formats: tuple[IdFormat, ...]) -> Finder:
-    def find(text: str) -> Iterator[Span]:
-        for fmt in formats:
-            for match in fmt.pattern.finditer(text):
-                if fmt.valid(match):
-                    masked = _keep_last(match[0])
-                    yield Span(match.start(), match.end(), "national_id", masked)
+def _id_finder(fmt: IdFormat) -> Finder:
+    def find(text: str, pos: int, endpos: int) -> Iterator[Span]:
+        for match in fmt.pattern.finditer(text, pos, endpos):
+            if fmt.valid(match):
+                masked = _keep_last(match[0])
+                yield Span(match.start(), match.end(), "national_id", masked)
 
     return find
 
@@ -242,28 +253,36 @@ _API_KEY = re.compile(
     r"(?<![A-Za-z0-9_])(?:"
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}"  # AWS access key id
     r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}"  # Stripe secret, restricted
-    r"|whsec_[A-Za-z0-9+/=]{24,}"  # Stripe webhook signing secret
+    r"|whsec_[A-Za-z0-9+/=]{24,128}"  # Stripe webhook signing secret
     r"|gh[pousr]_[A-Za-z0-9]{36,251}"  # GitHub tokens
     r"|github_pat_[A-Za-z0-9_]{22,255}"  # GitHub fine-grained token
-    r"|glpat-[A-Za-z0-9_\-]{20,}"  # GitLab personal token
+    r"|glpat-[A-Za-z0-9_\-]{20,64}"  # GitLab personal token
     r"|xox[abposr]-[A-Za-z0-9\-]{10,250}"  # Slack tokens
     r"|AIza[A-Za-z0-9_\-]{35}"  # Google API key
     r"|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"  # SendGrid
-    r")(?![A-Za-z0-9])"
+    r")(?![A-Za-z0-9])",
+    re.ASCII,
+)
+_API_KEY_GATE = (
+    rb"AKIA|ASIA|ABIA|ACCA|[sr]k_(?:live|test)_|whsec_|gh[pousr]_|github_pat_"
+    rb"|glpat-|xox[abposr]-|AIza|SG\."
 )
 # An AWS secret key is 40 characters of base64 with no prefix; it is only
 # recognisable next to its name.
 _AWS_SECRET = re.compile(
     r"(?i)aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})"
-    r"(?![A-Za-z0-9/+=])"
+    r"(?![A-Za-z0-9/+=])",
+    re.ASCII,
 )
 _JWT = re.compile(
     r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}"
     r"\.[A-Za-z0-9_\-]*"
 )
 _AUTH_SCHEME = re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9\-._~+/]{8,}=*)")
+# A header line: at the start of a line or of a value.
 _CREDENTIAL_HEADER = re.compile(
-    r"(?im)^[ \t]*(?:proxy-)?(?:authorization|cookie|set-cookie|x-api-key|api-key)"
+    r"(?i)(?<![^\n\x00])[ \t]*(?:proxy-)?"
+    r"(?:authorization|cookie|set-cookie|x-api-key|api-key)"
     r"[ \t]*:[ \t]*([^\r\n\x00]+)"
 )
 _CREDENTIAL_FIELD = re.compile(
@@ -271,14 +290,16 @@ _CREDENTIAL_FIELD = re.compile(
     r"|access_token|refresh_token|id_token|private_key|token)\1\s*[:=]\s*"
     r"(?:\"((?:[^\"\\\x00]|\\.)*)\"|'([^'\x00]*)'|([^\s&,;}\"'\x00]+))"
 )
-_URL_PASSWORD = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@\x00]+:([^\s/@\x00]+)@")
+_URL_PASSWORD = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.\-]{0,31}://[^\s/:@\x00]{1,128}:([^\s/@\x00]{1,256})@"
+)
 
 
 def _whole(pattern: re.Pattern[str], kind: str) -> Finder:
     replacement = f"[redacted:{kind}]"
 
-    def find(text: str) -> Iterator[Span]:
-        for match in pattern.finditer(text):
+    def find(text: str, pos: int, endpos: int) -> Iterator[Span]:
+        for match in pattern.finditer(text, pos, endpos):
             yield Span(match.start(), match.end(), kind, replacement)
 
     return find
@@ -287,14 +308,106 @@ def _whole(pattern: re.Pattern[str], kind: str) -> Finder:
 def _groups(pattern: re.Pattern[str], kind: str, groups: tuple[int, ...]) -> Finder:
     """Mask only the value groups of each match (the name stays readable)."""
 
-    def find(text: str) -> Iterator[Span]:
-        for match in pattern.finditer(text):
+    def find(text: str, pos: int, endpos: int) -> Iterator[Span]:
+        for match in pattern.finditer(text, pos, endpos):
             for group in groups:
                 start, end = match.span(group)
                 if end > start >= 0:
                     yield Span(start, end, kind, "[redacted]")
 
     return find
+
+
+# -- detectors and their gates -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """A finder and its gate: a Hyperscan pattern every finding contains.
+
+    A gate match ending at ``e`` calls the finder on the region from
+    ``e - reach - before`` to ``e + after``: ``reach`` is the longest text the
+    gate matches, ``before`` the context the finder looks back at, ``after``
+    how far the value may run past the gate (and the look-ahead after it).
+    """
+
+    kind: str
+    gate: bytes
+    reach: int
+    before: int
+    after: int
+    find: Finder
+    caseless: bool = False
+
+
+def _detectors(formats: tuple[IdFormat, ...]) -> tuple[Detector, ...]:
+    """Every detector, in priority order (see ``KINDS``)."""
+    return (
+        # A private key block runs to its END line: up to 64 KiB covers an
+        # RSA 8192 key several times over.
+        Detector(
+            "private_key",
+            rb"-----BEGIN ",
+            11,
+            0,
+            65536,
+            _whole(_PRIVATE_KEY, "private_key"),
+        ),
+        Detector("jwt", rb"eyJ[A-Za-z0-9_\-]{8}", 11, 1, 16384, _whole(_JWT, "jwt")),
+        Detector("api_key", _API_KEY_GATE, 11, 1, 300, _whole(_API_KEY, "api_key")),
+        Detector(
+            "api_key",
+            rb"aws_?secret",
+            10,
+            0,
+            100,
+            _groups(_AWS_SECRET, "api_key", (1,)),
+            True,
+        ),
+        Detector(
+            "credential",
+            rb"authorization|cookie|api-key",
+            13,
+            40,
+            8192,
+            _groups(_CREDENTIAL_HEADER, "credential", (1,)),
+            True,
+        ),
+        Detector(
+            "credential",
+            rb"bearer|basic",
+            6,
+            1,
+            4096,
+            _groups(_AUTH_SCHEME, "credential", (1,)),
+            True,
+        ),
+        Detector(
+            "credential",
+            rb"password|passwd|pwd|secret|api_?key|token",
+            8,
+            16,
+            4096,
+            _groups(_CREDENTIAL_FIELD, "credential", (2, 3, 4)),
+            True,
+        ),
+        Detector(
+            "credential",
+            rb"://",
+            3,
+            200,
+            420,
+            _groups(_URL_PASSWORD, "credential", (1,)),
+            True,
+        ),
+        Detector("iban", rb"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", 9, 1, 48, _find_ibans),
+        # Every card number holds 12 digits with at most single separators.
+        Detector("card_number", rb"\d(?:[ \-]?\d){11}", 23, 3, 32, _find_cards),
+        *(
+            Detector("national_id", fmt.gate, fmt.reach, 4, 6, _id_finder(fmt))
+            for fmt in formats
+        ),
+    )
 
 
 # -- the masker -----------------------------------------------------------------
@@ -336,7 +449,13 @@ def expand_kinds(names: Iterable[str]) -> tuple[str, ...]:
 
 
 class Masker:
-    """Masks the configured kinds of sensitive value in text."""
+    """Masks the configured kinds of sensitive value in text.
+
+    One Hyperscan pass over the text finds where each detector's gate
+    matches; only the regions around those matches are searched with the
+    detectors' exact patterns.  The gates may only say "maybe": a test
+    checks that the exact patterns over the whole text find nothing more.
+    """
 
     def __init__(
         self,
@@ -345,41 +464,53 @@ class Masker:
     ) -> None:
         self.kinds = expand_kinds(kinds)
         self.countries = tuple(countries)
-        finders = _finders(formats_for(self.countries))
-        self._finders = tuple(finders[k] for k in KINDS if k in self.kinds)
+        every = _detectors(formats_for(self.countries))
+        self.detectors = tuple(d for d in every if d.kind in self.kinds)
+        self._gates = _gates(self.detectors) if self.detectors else None
 
     def spans(self, text: str) -> list[Span]:
         """Every confirmed value in ``text``, in order, none overlapping."""
-        found = [span for find in self._finders for span in find(text)]
-        if len(found) < 2:
-            return found
-        # A stable sort keeps priority order among spans at one position.
-        found.sort(key=lambda s: s.start)
-        kept: list[Span] = []
-        for span in found:
-            if kept and span.start < kept[-1].end:
-                continue
-            kept.append(span)
-        return kept
+        if self._gates is None or not text:
+            return []
+        hits = self._gates.scan(text)
+        found: list[Span] = []
+        for index, detector in enumerate(self.detectors):
+            ends = hits.get(index)
+            if ends:
+                for start, end in _regions(ends, detector, len(text)):
+                    found.extend(detector.find(text, start, end))
+        return _resolve(found)
+
+    def spans_unfiltered(self, text: str) -> list[Span]:
+        """``spans`` without the gates: every exact pattern over all the text."""
+        found = [s for d in self.detectors for s in d.find(text, 0, len(text))]
+        return _resolve(found)
 
     def mask(self, text: str) -> str:
         """``text`` with every confirmed value replaced by its mask."""
-        if not self._finders or not text:
-            return text
-        return _apply(text, self.spans(text))
+        return _apply(text, self.spans(text)) if text else text
 
     def mask_many(self, texts: Sequence[str]) -> dict[int, str]:
         """Masked versions of the texts that changed, by index.
 
-        The texts are scanned as one string joined by NUL, which no pattern
-        crosses: one regex pass per kind instead of one per text.
+        Each distinct text is scanned once (a page of records repeats its
+        currencies, statuses and payees), and all of them as one string
+        joined by NUL, which no pattern crosses: one pass, not one per text.
         """
-        if not self._finders or not texts:
+        if self._gates is None or not texts:
             return {}
+        distinct = list(dict.fromkeys(texts))
+        changed = self._mask_joined(distinct)
+        if not changed:
+            return {}
+        masked = {distinct[i]: text for i, text in changed.items()}
+        return {i: masked[t] for i, t in enumerate(texts) if t in masked}
+
+    def _mask_joined(self, texts: list[str]) -> dict[int, str]:
         joined = "\x00".join(texts)
         if joined.count("\x00") != len(texts) - 1:
             return self._mask_each(texts)
-        starts = list(_offsets(texts))
+        starts = [0, *itertools.accumulate(len(t) + 1 for t in texts[:-1])]
         by_text: dict[int, list[Span]] = {}
         for span in self.spans(joined):
             index = bisect.bisect_right(starts, span.start) - 1
@@ -401,38 +532,85 @@ class Masker:
         return out
 
 
-def _finders(formats: tuple[IdFormat, ...]) -> dict[str, Finder]:
-    secrets = (_whole(_API_KEY, "api_key"), _groups(_AWS_SECRET, "api_key", (1,)))
-    credentials = (
-        _groups(_CREDENTIAL_HEADER, "credential", (1,)),
-        _groups(_AUTH_SCHEME, "credential", (1,)),
-        _groups(_CREDENTIAL_FIELD, "credential", (2, 3, 4)),
-        _groups(_URL_PASSWORD, "credential", (1,)),
-    )
-    return {
-        "private_key": _whole(_PRIVATE_KEY, "private_key"),
-        "jwt": _whole(_JWT, "jwt"),
-        "api_key": _chain(secrets),
-        "credential": _chain(credentials),
-        "iban": _find_ibans,
-        "card_number": _find_cards,
-        "national_id": _id_finder(formats),
-    }
+def _regions(
+    ends: list[int], detector: Detector, size: int
+) -> Iterator[tuple[int, int]]:
+    """Merged search regions around the gate matches ending at ``ends``."""
+    back, after = detector.reach + detector.before, detector.after
+    # Hyperscan reports matches in order of their end, so regions come in
+    # order too and each reaches at least as far as the one before.
+    start, end = ends[0] - back, ends[0] + after
+    for hit in ends:
+        if hit - back > end:
+            yield max(0, start), min(size, end)
+            start = hit - back
+        end = hit + after
+    yield max(0, start), min(size, end)
 
 
-def _chain(finders: tuple[Finder, ...]) -> Finder:
-    def find(text: str) -> Iterator[Span]:
-        for finder in finders:
-            yield from finder(text)
+def _resolve(found: list[Span]) -> list[Span]:
+    if len(found) < 2:
+        return found
+    # Earlier detectors have priority among spans starting at one place.
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    found.sort(key=lambda s: (s.start, order[s.kind]))
+    kept: list[Span] = []
+    for span in found:
+        if kept and span.start < kept[-1].end:
+            continue
+        kept.append(span)
+    return kept
 
-    return find
+
+class _Gates:
+    """The detectors' gates compiled into one Hyperscan database."""
+
+    def __init__(self, detectors: tuple[Detector, ...]) -> None:
+        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = [hyperscan.HS_FLAG_CASELESS if d.caseless else 0 for d in detectors]
+        self.database.compile(
+            expressions=[d.gate for d in detectors],
+            ids=list(range(len(detectors))),
+            elements=len(detectors),
+            flags=flags,
+        )
+        self._local = threading.local()
+
+    def scan(self, text: str) -> dict[int, list[int]]:
+        """End offsets of each detector's gate matches in ``text``."""
+        # Non-ASCII characters become "?": every gate is ASCII, and one
+        # byte per character keeps Hyperscan's offsets the text's offsets.
+        data = text.encode("ascii", "replace")
+        hits: dict[int, list[int]] = collections.defaultdict(list)
+        self.database.scan(
+            data, match_event_handler=_record, context=hits, scratch=self._scratch()
+        )
+        return hits
+
+    def _scratch(self) -> Any:
+        # Scratch space may not be shared by threads (sinks redact in theirs).
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self.database)
+        return scratch
 
 
-def _offsets(texts: Sequence[str]) -> Iterator[int]:
-    position = 0
-    for text in texts:
-        yield position
-        position += len(text) + 1
+def _record(index: int, start: int, end: int, flags: int, hits: Any) -> None:
+    hits[index].append(end)
+
+
+# Databases by their gates: every route's masker of one policy (and every
+# reload) shares the compiled database of the same detectors.
+_COMPILED: dict[tuple[bytes, ...], _Gates] = {}
+_COMPILE_LOCK = threading.Lock()
+
+
+def _gates(detectors: tuple[Detector, ...]) -> _Gates:
+    key = tuple(d.gate + (b"/i" if d.caseless else b"") for d in detectors)
+    with _COMPILE_LOCK:
+        if key not in _COMPILED:
+            _COMPILED[key] = _Gates(detectors)
+        return _COMPILED[key]
 
 
 def _apply(text: str, spans: list[Span]) -> str:
@@ -448,7 +626,7 @@ def _apply(text: str, spans: list[Span]) -> str:
     return "".join(parts)
 
 
-_REDACTOR = Masker()
+_REDACTOR: Masker | None = None
 
 
 def redact(text: str) -> str:
@@ -457,7 +635,10 @@ def redact(text: str) -> str:
     What the audit log and every sink call before a value leaves the
     process; it never raises.
     """
+    global _REDACTOR
     try:
+        if _REDACTOR is None:
+            _REDACTOR = Masker()  # compiled on first use, not at import
         return _REDACTOR.mask(text)
     except Exception:  # a log line must never fail a request
         return "[redacted:unmaskable]"

@@ -6,7 +6,9 @@ the format has a check digit or letter (ES DNI/NIE, FR NIR, DE Steuer-ID,
 IT codice fiscale) the validator computes it, so a random number of the
 right shape passes only by a one-in-23-to-97 chance.  Formats without one
 (US SSN, UK NINO) are held to the issuer's published allocation rules and
-to their printed separators, never to a bare run of digits.
+to their printed separators, never to a bare run of digits.  Each format
+also has a ``gate``: a Hyperscan pattern without look-arounds that every
+candidate contains, which ``core.masking`` uses to skip text quickly.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class IdFormat:
     name: str
     pattern: re.Pattern[str]
     valid: Callable[[re.Match[str]], bool]
+    gate: bytes  # contained in every candidate; no look-arounds
+    reach: int  # the longest text ``gate`` matches
 
 
 # -- US: Social Security Number ---------------------------------------------
@@ -150,12 +154,39 @@ def _cf_valid(match: re.Match[str]) -> bool:
 
 
 FORMATS: dict[str, tuple[IdFormat, ...]] = {
-    "US": (IdFormat("US", "ssn", _SSN, _ssn_valid),),
-    "GB": (IdFormat("GB", "nino", _NINO, _nino_valid),),
-    "ES": (IdFormat("ES", "dni", _DNI, _dni_valid),),
-    "FR": (IdFormat("FR", "nir", _NIR, _nir_valid),),
-    "DE": (IdFormat("DE", "steuer_id", _STEUER_ID, _steuer_id_valid),),
-    "IT": (IdFormat("IT", "codice_fiscale", _CF, _cf_valid),),
+    "US": (IdFormat("US", "ssn", _SSN, _ssn_valid, rb"\d{3}[- ]\d{2}[- ]\d{4}", 11),),
+    "GB": (
+        IdFormat(
+            "GB",
+            "nino",
+            _NINO,
+            _nino_valid,
+            rb"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]",
+            13,
+        ),
+    ),
+    "ES": (IdFormat("ES", "dni", _DNI, _dni_valid, rb"\d{7}-?[A-Z]", 9),),
+    "FR": (
+        IdFormat(
+            "FR",
+            "nir",
+            _NIR,
+            _nir_valid,
+            rb"\d ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
+            21,
+        ),
+    ),
+    "DE": (IdFormat("DE", "steuer_id", _STEUER_ID, _steuer_id_valid, rb"\d{11}", 11),),
+    "IT": (
+        IdFormat(
+            "IT",
+            "codice_fiscale",
+            _CF,
+            _cf_valid,
+            rb"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]",
+            16,
+        ),
+    ),
 }
 # DE is left out by default: its id is eleven bare digits, so only the
 # check digit tells it from other numbers; enable it where Germans are.
