@@ -19,21 +19,31 @@ from tests.fixtures.servers import (
     stop,
     vaultgate_proc,
 )
-from tests.proxy.client import Answer, request
+from tests.proxy.client import Answer
+from tests.proxy.client import request as send
 
+# Mode off: no guard to build, so each process starts in well under a
+# second; a reload is seen in the upstream's path prefix.
 POLICY = """
 listen: 127.0.0.1:@PORT@
 upstream: "{upstream}"
-mode: block
+mode: "off"
+state: "{state}"
 audit: {{file: "-"}}
-allowed_methods: {methods}
 server:
   drain_timeout: 10s
 """
 
 
-def policy(upstream: str, methods: str = "[GET]") -> str:
-    return POLICY.format(upstream=upstream, methods=methods)
+def policy(upstream: str, state: str = "memory") -> str:
+    return POLICY.format(upstream=upstream, state=state)
+
+
+def state_for(workers: int, request: pytest.FixtureRequest) -> str:
+    """Memory for one worker; several share a Redis (memory is refused)."""
+    if workers == 1:
+        return "memory"
+    return str(request.getfixturevalue("redis_server"))
 
 
 def rewrite(running: Vaultgate, text: str) -> None:
@@ -54,28 +64,42 @@ def keep_alive_get(sock: socket.socket, path: str) -> int:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_reload_good_then_bad_policy(echo_upstream: EchoUpstream, workers: int):
-    with vaultgate_proc(policy(echo_upstream.url), workers=workers) as running:
+def test_reload_good_then_bad_policy(
+    echo_upstream: EchoUpstream, workers: int, request: pytest.FixtureRequest
+):
+    state = state_for(workers, request)
+    marker = f"reload{time.monotonic_ns()}"
+    with vaultgate_proc(policy(echo_upstream.url, state), workers=workers) as running:
         held = socket.create_connection(("127.0.0.1", running.port), timeout=5)
-        assert keep_alive_get(held, "/before") == 200
-        assert request(running.port, "POST", "/pay", body=b"{}").status == 405
+        assert keep_alive_get(held, f"/{marker}/before") == 200
 
-        rewrite(running, policy(echo_upstream.url, "[GET, POST]"))
+        rewrite(running, policy(echo_upstream.url + "/v2", state))
         running.process.send_signal(signal.SIGHUP)
         _wait_count(running, "policy.reloaded", workers)
-        assert _post_status(running) == 200
+        _assert_prefix(running, echo_upstream, marker, "/v2")
         # A connection open across the reload is not dropped.
-        assert keep_alive_get(held, "/after") == 200
+        assert keep_alive_get(held, f"/{marker}/held") == 200
+        assert echo_upstream.find(f"/v2/{marker}/held")
 
         running.policy_path.write_text("listen: 127.0.0.1:1\nupstream: ftp://x\n")
         running.process.send_signal(signal.SIGHUP)
         log = running.wait_log("policy.reload_refused")
         assert "upstream: expected an http:// or https:// URL, got 'ftp://x'" in log
         # The old policy keeps running.
-        assert _post_status(running) == 200
-        assert keep_alive_get(held, "/still") == 200
+        _assert_prefix(running, echo_upstream, marker, "/v2")
+        assert keep_alive_get(held, f"/{marker}/still") == 200
         held.close()
         assert stop(running.process) == 0
+
+
+def _assert_prefix(
+    running: Vaultgate, upstream: EchoUpstream, marker: str, prefix: str
+) -> None:
+    # With several workers each connection may reach any of them.
+    for i in range(6):
+        path = f"/{marker}/n{i}{time.monotonic_ns()}"
+        assert send(running.port, "GET", path).status == 200
+        assert [r.target for r in upstream.find(path)] == [prefix + path]
 
 
 def _wait_count(running: Vaultgate, text: str, count: int) -> None:
@@ -83,15 +107,6 @@ def _wait_count(running: Vaultgate, text: str, count: int) -> None:
     while running.log().count(text) < count:
         assert time.monotonic() < deadline, running.log()[-3000:]
         time.sleep(0.05)
-
-
-def _post_status(running: Vaultgate) -> int:
-    # With several workers each connection may reach any of them.
-    statuses = {
-        request(running.port, "POST", "/pay", body=b"{}").status for _ in range(6)
-    }
-    assert len(statuses) == 1, statuses
-    return statuses.pop()
 
 
 def test_startup_with_a_bad_policy_exits_2(tmp_path: Path):
@@ -111,16 +126,19 @@ def test_startup_with_a_bad_policy_exits_2(tmp_path: Path):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigterm_drains_requests_in_flight(echo_upstream: EchoUpstream, workers: int):
+def test_sigterm_drains_requests_in_flight(
+    echo_upstream: EchoUpstream, workers: int, request: pytest.FixtureRequest
+):
+    text = policy(echo_upstream.url, state_for(workers, request))
     answers: list[Answer | Exception] = []
 
     def slow_request() -> None:
         try:
-            answers.append(request(running.port, "GET", "/x/slow?delay=1"))
+            answers.append(send(running.port, "GET", "/x/slow?delay=1"))
         except Exception as exc:  # recorded: the assertion below reports it
             answers.append(exc)
 
-    with vaultgate_proc(policy(echo_upstream.url), workers=workers) as running:
+    with vaultgate_proc(text, workers=workers) as running:
         threads = [threading.Thread(target=slow_request) for _ in range(8)]
         for thread in threads:
             thread.start()
@@ -136,8 +154,10 @@ def test_sigterm_drains_requests_in_flight(echo_upstream: EchoUpstream, workers:
         socket.create_connection(("127.0.0.1", running.port), timeout=1)
 
 
-def test_supervisor_restarts_a_worker_that_dies(echo_upstream: EchoUpstream):
-    with vaultgate_proc(policy(echo_upstream.url), workers=2) as running:
+def test_supervisor_restarts_a_worker_that_dies(
+    echo_upstream: EchoUpstream, redis_server: str
+):
+    with vaultgate_proc(policy(echo_upstream.url, redis_server), workers=2) as running:
         workers = _children(running.process.pid)
         assert len(workers) == 2
         victim = workers[0]
@@ -145,7 +165,7 @@ def test_supervisor_restarts_a_worker_that_dies(echo_upstream: EchoUpstream):
         running.wait_log(f"worker.exited pid={victim} code=-9")
         _wait_count(running, "proxy.listening", 3)
         assert len(_children(running.process.pid)) == 2
-        assert {request(running.port, "GET", "/ok").status for _ in range(6)} == {200}
+        assert {send(running.port, "GET", "/ok").status for _ in range(6)} == {200}
         assert stop(running.process) == 0
 
 

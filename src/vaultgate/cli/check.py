@@ -16,6 +16,7 @@ from vaultgate.core.policy import Policy, Route, ServerSettings, load_policy
 from vaultgate.errors import PolicyError
 from vaultgate.guards import load_all
 from vaultgate.guards.base import Services, build_guards
+from vaultgate.proxy.logconfig import configure_logging
 from vaultgate.proxy.tls import server_context
 from vaultgate.state.memory import MemoryStore
 
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the policy as understood; 2 with the error when it is invalid."""
+    configure_logging("text", "warning")  # guards warn while they build
     load_all()
     try:
         policy = load_policy(args.policy)
@@ -56,7 +58,7 @@ def describe(policy: Policy) -> str:
     ]
     lines += _server_lines(policy.server)
     services = Services(MemoryStore(), time.time)
-    lines.append("routes (most specific first when matching):")
+    lines.append("routes:")
     for route in (*policy.routes, policy.default_route):
         lines.append("  " + _route_line(policy, route, services))
     return "\n".join(lines)

@@ -27,7 +27,7 @@ from vaultgate.proxy.replies import (
     problem_decision,
     send_decision,
 )
-from vaultgate.proxy.upstream import UpstreamConnection, UpstreamPool
+from vaultgate.proxy.upstream import UpstreamConnection, UpstreamPool, failure_kind
 
 if TYPE_CHECKING:
     from vaultgate.core.exchange import Exchange
@@ -70,14 +70,14 @@ async def forward(
     try:
         up = await _exchange(conn, inc, pool, head, prefix, whole)
     except UpstreamError as exc:
-        return _upstream_failure(conn, inc, ex, exc)
+        return _upstream_failure(conn, inc, ex, exc, timings)
     except ProtocolError as exc:
         return protocol_failure(conn, inc, ex, exc)
     timings.upstream_us = (perf_counter_ns() - mark) // 1000
     if guards:
-        return await _filtered(conn, inc, ex, up, guards)
+        return await _filtered(conn, inc, ex, up, guards, timings)
     lines = [b"%s: %s\r\n" % field for field in up.fields]
-    return await _relay(conn, inc, up, up.status, lines)
+    return await _relay(conn, inc, up, up.status, lines, timings)
 
 
 def protocol_failure(
@@ -207,6 +207,7 @@ async def _relay(
     up: UpstreamConnection,
     status: int,
     lines: list[bytes],
+    timings: Timings,
 ) -> tuple[int, bool]:
     """Write the answer's head and relay its body as it arrives."""
     pool = up.pool
@@ -230,7 +231,9 @@ async def _relay(
     try:
         await up.finished()
     except UpstreamError as exc:
-        _log_failure(exc, status)
+        if failure_kind(exc) != "client":
+            timings.upstream_error = failure_kind(exc)
+            _log_failure(exc, status)
         conn.abort()
         pool.release(up)
         return status, False
@@ -271,6 +274,7 @@ async def _filtered(
     ex: Exchange,
     up: UpstreamConnection,
     guards: tuple[Guard, ...],
+    timings: Timings,
 ) -> tuple[int, bool]:
     """Let the response guards see (and perhaps rewrite) the answer."""
     status = up.status
@@ -289,14 +293,14 @@ async def _filtered(
         lines = wire.field_lines(_unframed(headers))
     except UpstreamError as exc:
         up.pool.release(up)
-        return _upstream_failure(conn, inc, ex, exc)
+        return _upstream_failure(conn, inc, ex, exc, timings)
     except Exception:
         log.exception("response_guard.failed incident=%s", ex.incident_id)
         up.close()
         up.pool.release(up)
         keep = keep_alive(conn, inc)
         return send_decision(conn, inc, INTERNAL_ERROR, ex.incident_id, keep), keep
-    return await _relay(conn, inc, up, status, lines)
+    return await _relay(conn, inc, up, status, lines, timings)
 
 
 async def _rewrite(
@@ -323,9 +327,13 @@ def _unframed(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _upstream_failure(
-    conn: ClientConnection, inc: Incoming, ex: Exchange, exc: UpstreamError
+    conn: ClientConnection,
+    inc: Incoming,
+    ex: Exchange,
+    exc: UpstreamError,
+    timings: Timings,
 ) -> tuple[int, bool]:
-    ex.tags["upstream_error"] = exc.reason
+    timings.upstream_error = failure_kind(exc)
     _log_failure(exc, exc.status)
     detail = _UPSTREAM_DETAIL.get(exc.status, _UPSTREAM_DETAIL[502])
     decision = Decision(Action.BLOCK, exc.status, detail=detail)

@@ -5,23 +5,16 @@ guards may inspect, asks the engine for a decision and either answers with
 the rendered decision or forwards the request (``forward``).  Whatever
 happens, the engine's ``finish`` runs exactly once, so every request gets
 its audit event.  ``refuse`` answers a message refused before it became a
-request; its audit event comes from a minimal exchange on the protocol
-layer's own route, so the audit sink sees one kind of event.
+request, with the audit log's minimal event for such refusals.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from time import perf_counter_ns, time
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from vaultgate.core.exchange import Exchange
-from vaultgate.core.model import Mode
-from vaultgate.core.paths import normalize_path
-from vaultgate.core.policy import Route
 from vaultgate.core.request import Request
 from vaultgate.errors import ProtocolError
 from vaultgate.proxy import wire
@@ -36,15 +29,11 @@ from vaultgate.proxy.replies import (
 from vaultgate.telemetry.audit import MAX_LOGGED_PATH, Timings
 
 if TYPE_CHECKING:
+    from vaultgate.core.exchange import Exchange
     from vaultgate.proxy.connection import ClientConnection
 
 log = logging.getLogger("vaultgate.proxy")
 access_log = logging.getLogger("vaultgate.access")
-
-# The route of messages refused before routing: the protocol layer's own,
-# always enforcing, whatever the policy's mode.
-PROTOCOL_ROUTE = Route(-2, "", None, Mode.BLOCK, MappingProxyType({}))
-_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 
 
 async def handle(conn: ClientConnection, inc: Incoming) -> bool:
@@ -136,20 +125,21 @@ async def _inspectable(
 def refuse(conn: ClientConnection, item: Refusal) -> None:
     """Answer a message refused before it was a request, and audit it."""
     error = item.error
+    incident_id = os.urandom(8).hex()
     decision = problem_decision(error.status, "protocol:" + error.reason)
-    request = Request(item.method, item.target, [], conn.peer_ip, conn.peer_ip)
-    ex = Exchange(
-        request=request,
-        policy=conn.server.policy,
-        route=PROTOCOL_ROUTE,
-        params=_NO_PARAMS,
-        now=time(),
-        incident_id=os.urandom(8).hex(),
-        normalized_path=normalize_path(request.path),
-        decision=decision,
-    )
-    status = send_decision(conn, None, decision, ex.incident_id, False)
-    conn.server.engine.finish(ex, status, Timings(bytes_in=len(item.target)))
+    status = send_decision(conn, None, decision, incident_id, False)
+    try:
+        conn.server.engine.audit.record_refusal(
+            time(),
+            incident_id,
+            conn.peer_ip,
+            item.method,
+            item.target,
+            status,
+            "protocol:" + error.reason,
+        )
+    except Exception:  # a failure in the audit never changes an answer
+        log.exception("audit.failed incident=%s", incident_id)
 
 
 def _access(ex: Exchange, status: int, timings: Timings) -> None:

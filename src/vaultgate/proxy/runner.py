@@ -24,15 +24,18 @@ from collections import deque
 import uvloop
 
 from vaultgate.admin.server import start_admin
+from vaultgate.core.model import Mode
 from vaultgate.core.policy import Policy, load_policy
 from vaultgate.engine import Engine
 from vaultgate.errors import PolicyError
 from vaultgate.guards import load_all
+from vaultgate.guards.base import Services, build_guards
 from vaultgate.proxy.connection import ClientConnection
 from vaultgate.proxy.server import ServerContext
 from vaultgate.proxy.tls import server_context
 from vaultgate.state import check_shared
 from vaultgate.state.base import Store
+from vaultgate.state.memory import MemoryStore
 from vaultgate.state.settings import store_for
 from vaultgate.telemetry.audit import AuditLog
 
@@ -75,6 +78,18 @@ def serve(policy_path: str, workers: int = 1) -> int:
 def make_store(policy: Policy) -> Store:
     """The state store the policy names (memory or a Redis URL)."""
     return store_for(policy)
+
+
+def warm_up(policy: Policy) -> None:
+    """Build every route's guards once, before the workers are forked.
+
+    Guards compile what they can share (pattern databases) into caches; the
+    forked workers inherit them instead of each compiling its own.
+    """
+    services = Services(MemoryStore(), time.time)
+    for route in (*policy.routes, policy.default_route):
+        if route.mode is not Mode.OFF:
+            build_guards(policy, route, services)
 
 
 def _load(path: str) -> Policy:

@@ -38,6 +38,16 @@ MAX_RESPONSE_HEAD = 64 * 1024
 IDLE_REUSE = 2.0
 
 
+def failure_kind(error: UpstreamError) -> str:
+    """The short kind of an upstream failure, for the audit event.
+
+    Every reason raised here starts with its kind: ``connect``,
+    ``connect-timeout``, ``timeout``, ``reset``, ``protocol``, ``pool`` or
+    ``client``.
+    """
+    return error.reason.split(":", 1)[0]
+
+
 class PoolExhausted(UpstreamError):
     """Every pooled connection stayed busy for the connect timeout."""
 
@@ -108,7 +118,7 @@ class UpstreamConnection(asyncio.Protocol):
                 reason = cause.reason if isinstance(cause, UpstreamError) else str(exc)
                 self.fail(UpstreamError(reason))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            self.fail(UpstreamError(f"malformed response: {exc}"))
+            self.fail(UpstreamError(f"protocol: malformed response: {exc}"))
 
     def eof_received(self) -> bool:
         return False
@@ -121,7 +131,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.complete = True  # the end of the connection ends this body
         elif not self.complete and self.error is None:
             when = "while answering" if self.answered else "before answering"
-            self.error = UpstreamError("upstream closed the connection " + when)
+            self.error = UpstreamError("reset: upstream closed the connection " + when)
         self.pool.forget(self)
         self._wake()
         self._wake_drain()
@@ -135,9 +145,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     def expire(self) -> None:
         if self._paused & 2:
-            self.fail(UpstreamError("the client stopped reading the response"))
+            self.fail(UpstreamError("client: the client stopped reading the answer"))
         else:
-            self.fail(UpstreamTimeout("no answer within upstream_timeout"))
+            self.fail(UpstreamTimeout("timeout: no answer within upstream_timeout"))
 
     # -- parser callbacks --------------------------------------------------
 
@@ -154,7 +164,7 @@ class UpstreamConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_RESPONSE_HEAD:
-            raise UpstreamError("response head over MAX_RESPONSE_HEAD")
+            raise UpstreamError("protocol: response head over MAX_RESPONSE_HEAD")
         if self.head_done:
             return  # a trailer field: not forwarded
         lname = name.lower()
@@ -171,7 +181,7 @@ class UpstreamConnection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if status < 200:
             if status == 101:
-                raise UpstreamError("upstream switched protocols")
+                raise UpstreamError("protocol: upstream switched protocols")
             self.interim = True  # 100 or 103: skipped, the final one follows
             return
         self.status = status
@@ -279,7 +289,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def fail_for_client(self) -> None:
         """The client left mid-answer: this connection cannot be reused."""
-        self.fail(UpstreamError("the client closed its connection"))
+        self.fail(UpstreamError("client: the client closed its connection"))
 
     @property
     def reusable(self) -> bool:
@@ -387,11 +397,13 @@ class UpstreamPool:
         except TimeoutError:
             self.open -= 1
             self._wake_one()
-            raise UpstreamTimeout("connect timeout") from None
+            raise UpstreamTimeout(
+                "connect-timeout: no connection within the timeout"
+            ) from None
         except (OSError, ssl.SSLError) as exc:
             self.open -= 1
             self._wake_one()
-            raise UpstreamError("connect failed: " + str(exc)) from None
+            raise UpstreamError("connect: " + str(exc)) from None
         conn.counted = True
         return conn
 
@@ -457,7 +469,7 @@ class UpstreamPool:
         try:
             await asyncio.wait_for(waiter, self.connect_timeout)
         except TimeoutError:
-            raise PoolExhausted("every upstream connection stayed busy") from None
+            raise PoolExhausted("pool: every upstream connection stayed busy") from None
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
