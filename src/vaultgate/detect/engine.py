@@ -1,12 +1,11 @@
 """The inspection engine: one Hyperscan database, rules confirmed on a hit.
 
 How this works.  ``Inspector(rules, paranoia, exclusions)`` keeps the rules
-enabled at ``paranoia`` (``rule.paranoia <= paranoia``) minus those an
-exclusion silences everywhere, and compiles their patterns into one
-Hyperscan block-mode database (pattern id = index of the rule).
-The flags are DOTALL and SINGLEMATCH (and CASELESS per rule); anchors
-are rewritten so that ``^`` and ``$`` also match at the separator between
-two values.  Databases are cached by their pattern set, so routes that
+enabled at ``paranoia`` (``rule.paranoia <= paranoia``) and compiles their
+patterns into one Hyperscan block-mode database (pattern id = index of the
+rule).  The flags are DOTALL and SINGLEMATCH (and CASELESS per rule);
+anchors are rewritten so that ``^`` and ``$`` also match at the separator
+between two values.  Databases are cached by their pattern set, so routes that
 share a paranoia level share one database and a reload of an unchanged
 policy compiles nothing.
 
@@ -200,14 +199,28 @@ def _compile(rules: Sequence[Rule]) -> _Compiled | None:
             elements=len(key),
             flags=flags,
         )
-    except hyperscan.CompilerError as exc:
-        raise ValueError(f"detector patterns do not compile: {exc}") from None
+    except hyperscan.error as exc:
+        raise ValueError(
+            f"{_culprit(rules)}: pattern does not compile: {exc}"
+        ) from None
     compiled = _Compiled(database, key)
     with _CACHE_LOCK:
         if len(_DATABASES) >= MAX_CACHED_DATABASES:
             del _DATABASES[next(iter(_DATABASES))]
         _DATABASES[key] = compiled
     return compiled
+
+
+def _culprit(rules: Sequence[Rule]) -> str:
+    """The first rule whose pattern fails on its own (for the error message)."""
+    for rule in rules:
+        try:
+            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
+                expressions=[anchored(rule.pattern).encode("utf-8")], flags=_FLAGS
+            )
+        except hyperscan.error:
+            return f"rule {rule.id!r}"
+    return "the rule set"
 
 
 def anchored(pattern: str) -> str:
@@ -272,11 +285,13 @@ class Inspector:
     ) -> None:
         self.paranoia = paranoia
         self._exclusions = _Exclusions(exclusions)
+        # Rules an exclusion silences everywhere stay in the database (they
+        # are dropped after a hit): routes that differ only in exclusions
+        # then share one compiled database.
         enabled = [
             rule
             for rule in sorted(rules, key=lambda r: r.id)
             if rule.paranoia <= paranoia
-            and not self._exclusions.silences_everywhere(rule.id, rule.family)
         ]
         self.rules: tuple[Rule, ...] = tuple(enabled)
         self._compiled = _compile(self.rules)

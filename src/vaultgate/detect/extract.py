@@ -217,7 +217,8 @@ def _json_body(request: Request, out: Extraction, limits: Limits) -> None:
 def walk_json(document: Any, out: Extraction, limits: Limits) -> None:
     """Every key and string leaf of ``document``, depth-first, within limits."""
     room = limits.values - len(out.values)
-    stopped = _walk(document, "$", limits.json_depth, out.values, room)
+    # The root container counts as the first level.
+    stopped = _walk(document, "$", limits.json_depth - 1, out.values, room)
     if stopped:
         out.stop(stopped)
 

