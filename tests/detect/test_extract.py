@@ -198,8 +198,8 @@ def test_xml_doctype_is_a_finding_and_is_never_parsed() -> None:
 def test_graphql_inline_arguments_and_variables() -> None:
     body = json.dumps(
         {
-            "query": 'query($id: ID!) { account(id: $id) { payments(memo: "it\'s rent", '
-            "filter: {status: PENDING}) { id } } }",
+            "query": "query($id: ID!) { account(id: $id) { "
+            'payments(memo: "it\'s rent", filter: {status: PENDING}) { id } } }',
             "variables": {"id": "1001"},
         }
     ).encode()
