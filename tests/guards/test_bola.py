@@ -105,6 +105,9 @@ async def test_a_refusal_is_a_security_event(gate: Pipeline) -> None:
     assert decision.action is Action.BLOCK
     assert [f.rule_id for f in ex.findings] == ["bola.not_owner"]
     assert ex.tags["bola.object"] == "1004"
+    # An id that is itself sensitive is logged masked.
+    _, ex = await gate.send("/accounts/GB82WEST12345698765432", principal=ALICE)
+    assert ex.tags["bola.object"] == "GB****************5432"
 
 
 @pytest.mark.parametrize(
@@ -251,3 +254,23 @@ def test_an_owner_param_must_be_in_the_route(tmp_path: Path) -> None:
     policy = f"upstream: http://127.0.0.1:9\nroutes:\n  - {route}\n"
     with pytest.raises(PolicyError, match=r"routes\[0\]\.owner\.param.*parameter"):
         Pipeline(tmp_path, policy)
+
+
+async def test_enumeration_on_every_object_route_from_the_top_level(
+    tmp_path: Path,
+) -> None:
+    policy = """\
+upstream: http://127.0.0.1:9
+reputation: {score: {challenge: 10000, block: 10000, ban: 10000}}
+enumeration: {enabled: true, sequential: {block: 3}}
+routes:
+  - path: /invoices/{invoice_id}
+  - path: /receipts/{receipt_id}
+    enumeration: false
+  - path: /health
+"""
+    gate = Pipeline(tmp_path, policy)
+    walked = [(await gate.send(f"/invoices/{n}"))[0].status for n in range(1, 5)]
+    skipped = [(await gate.send(f"/receipts/{n}"))[0].status for n in range(1, 5)]
+    assert walked == [200, 200, 403, 403]
+    assert skipped == [200] * 4

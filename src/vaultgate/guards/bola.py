@@ -19,6 +19,7 @@ from typing import Any
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.jsonpath import JSONPath, compile_path
+from vaultgate.core.masking import redact
 from vaultgate.core.model import Action, Decision, Finding, Phase, Principal
 from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.schema import Node
@@ -299,7 +300,8 @@ class BolaGuard(Guard):
         for object_id in ids:
             if not owns(principal, owner.claim, owner.match, object_id):
                 ex.add(Finding("bola", "bola.not_owner", 5, blocking=True))
-                ex.tags["bola.object"] = object_id[:64]
+                # Some APIs use an IBAN or a card number as the id.
+                ex.tags["bola.object"] = redact(object_id[:64])
                 return _refuse("bola.not_owner")
         return None
 
