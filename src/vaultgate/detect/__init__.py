@@ -14,6 +14,25 @@ import importlib
 DETECTOR_MODULES: tuple[str, ...] = (
     "vaultgate.detect.sqli",
     "vaultgate.detect.xss",
+    "vaultgate.detect.cmdi",
+    "vaultgate.detect.traversal",
+    "vaultgate.detect.rfi",
+    "vaultgate.detect.ssrf",
+    "vaultgate.detect.php",
+    "vaultgate.detect.xxe",
+    "vaultgate.detect.ssti",
+    "vaultgate.detect.ldap",
+    "vaultgate.detect.nosql",
+    "vaultgate.detect.java",
+    "vaultgate.detect.generic",
+    "vaultgate.detect.crlf",
+    "vaultgate.detect.mailinj",
+    "vaultgate.detect.ssi",
+    "vaultgate.detect.shellshock",
+    "vaultgate.detect.scanner",
+    "vaultgate.detect.session",
+    "vaultgate.detect.upload",
+    "vaultgate.detect.protocol",
 )
 
 _loaded = False

@@ -1,0 +1,58 @@
+"""Mail header and mail command injection (SMTP, IMAP).
+
+How this works: a form value that an application puts into a mail header
+or hands to a mail server can add recipients (``\\nBcc: a@b``) or whole
+protocol commands (``\\r\\nRCPT TO: a@b``, ``\\r\\nQUIT\\r\\n``,
+``\\r\\nA1 FETCH 1``).  A memo with a line that starts "To: John" is prose:
+an injected recipient header carries an address, and injected commands are
+written the way servers read them, in capitals.
+"""
+
+from __future__ import annotations
+
+from vaultgate.detect.base import Rule, register_rules
+
+_BREAK = r"(?:\r\n?|\n)"
+_ADDRESS = r"[^\s@,;]+@[\w-]+(?:\.[\w-]+)+"
+_IMAP = (
+    r"CAPABILITY|FETCH|LOGIN|LOGOUT|SELECT|EXAMINE|CREATE|DELETE|RENAME|LIST"
+    r"|LSUB|STATUS|APPEND|STORE|COPY|UID|SEARCH|AUTHENTICATE|NOOP|EXPUNGE"
+)
+_SCORE = 5
+RULES = (
+    Rule(
+        "mailinj.header",
+        "mailinj",
+        _BREAK + r"\s*(?:bcc|cc|to|from|reply-to|sender|return-path)\s*:\s*"
+        r"(?:[^\r\n<]*<)?" + _ADDRESS,
+        _SCORE,
+        description="a line break followed by a recipient or sender header",
+    ),
+    Rule(
+        "mailinj.content_header",
+        "mailinj",
+        _BREAK + r"\s*(?:content-type\s*:\s*(?:multipart|text)/|mime-version\s*:"
+        r"|content-transfer-encoding\s*:|subject\s*:[^\r\n]*" + _BREAK + ")",
+        _SCORE,
+        description="a line break followed by MIME headers",
+    ),
+    Rule(
+        "mailinj.smtp",
+        "mailinj",
+        _BREAK + r"\s*(?:(?:MAIL FROM|RCPT TO)\s*:|(?:HELO|EHLO|VRFY|EXPN|AUTH)"
+        r" \S|(?:QUIT|DATA|RSET|STARTTLS)\s*(?:" + _BREAK + r"|$))",
+        _SCORE,
+        caseless=False,
+        description="a line break followed by an SMTP command",
+    ),
+    Rule(
+        "mailinj.imap",
+        "mailinj",
+        _BREAK + r"\s*[A-Za-z0-9]{1,8} (?:" + _IMAP + r")\b",
+        _SCORE,
+        caseless=False,
+        description="a line break followed by a tagged IMAP command",
+    ),
+)
+
+register_rules(*RULES)

