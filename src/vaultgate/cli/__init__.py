@@ -16,7 +16,9 @@ COMMANDS = {
     "run": ("vaultgate.cli.run", "run the reverse proxy with a policy"),
     "check": ("vaultgate.cli.check", "validate a policy and print what it means"),
     "demo": ("vaultgate.cli.demo", "run the demo banking API behind vaultgate"),
+    "train": ("vaultgate.cli.train", "train the attack model, or a route model"),
     "authz": ("vaultgate.cli.authz", "serve the nginx / Envoy authorization adapters"),
+    "replay": ("vaultgate.cli.replay", "run recorded traffic through a policy offline"),
 }
 
 
