@@ -143,7 +143,8 @@ def check_response(result: Verdict) -> Any:
     answer.status.code = _STATUS_CODES.get(result.status, pb.PERMISSION_DENIED)
     denied = answer.denied_response
     denied.status.code = result.status
-    _add_fields(denied.headers, [*result.headers, *result.marks()])
+    # As the inline proxy answers: no X-Vaultgate-* field for the client.
+    _add_fields(denied.headers, list(result.headers))
     denied.body = result.body.decode("utf-8", "replace")
     return answer
 

@@ -22,6 +22,7 @@ from vaultgate.adapters.context import AuthzContext
 from vaultgate.adapters.http import context_of, malformed, read_body, respond
 from vaultgate.adapters.verdict import (
     FRAMING,
+    STATUS_FIELD,
     Verdict,
     envoy_http_status,
     field,
@@ -64,8 +65,20 @@ class EnvoyHttpConnection(ClientConnection):
             return False
         result = await _verdict(conn, inc, body, context)
         status = envoy_http_status(result)
-        fields = [*result.headers, *result.marks()]
-        return respond(conn, inc, status, fields, result.body)
+        return respond(conn, inc, status, _fields(result, status), result.body)
+
+
+def _fields(result: Verdict, status: int) -> list[tuple[str, str]]:
+    """The answer's fields: what goes upstream, or what the client sees."""
+    if result.allowed:
+        return result.marks()  # for allowed_upstream_headers
+    # A refusal reaches the client as the inline proxy sends it, with no
+    # X-Vaultgate-* field (on a trap's 404 it would betray the trap),
+    # unless its status had to change.
+    fields = list(result.headers)
+    if status != result.status:
+        fields.append((STATUS_FIELD, str(result.status)))
+    return fields
 
 
 async def _verdict(

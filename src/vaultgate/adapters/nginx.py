@@ -77,7 +77,7 @@ class NginxConnection(ClientConnection):
             line = (inc.method, inc.target)
             denied = refusal("untrusted-peer")
             result = refuse(context.engine, ADAPTER, conn.peer_ip, line, denied)
-        elif inc.target == REFUSAL_PATH:
+        elif inc.target.partition("?")[0] == REFUSAL_PATH:
             return _replay(conn, inc, context)
         else:
             result = await _check(conn, inc, context)
@@ -116,8 +116,9 @@ def _replay(conn: ClientConnection, inc: Incoming, context: AuthzContext) -> boo
         name = incident if _INCIDENT.fullmatch(incident) else "unknown"
         status, headers, body = render(Decision(Action.BLOCK, 403), name)
         kept = Refusal(status, tuple(headers), body)
-    fields = [*kept.headers, (INCIDENT_FIELD, incident)]
-    return respond(conn, inc, kept.status, fields, kept.body)
+    # Exactly the inline proxy's answer: no X-Vaultgate-* field, which on
+    # a trap's 404 would tell a scanner that something fired.
+    return respond(conn, inc, kept.status, list(kept.headers), kept.body)
 
 
 def original_request(
