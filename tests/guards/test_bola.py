@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.servers import free_port
 from tests.guards.pipeline import Pipeline, user
 from vaultgate.core.model import Action
 from vaultgate.errors import PolicyError
 from vaultgate.guards.bola import owns
+from vaultgate.state.redis import open_redis
 
 # The running threat score would challenge these clients long before the
 # enumeration thresholds under test; it has its own tests.
@@ -274,3 +276,22 @@ routes:
     skipped = [(await gate.send(f"/receipts/{n}"))[0].status for n in range(1, 5)]
     assert walked == [200, 200, 403, 403]
     assert skipped == [200] * 4
+
+
+async def test_a_foreign_object_stays_refused_when_the_store_is_down(
+    tmp_path: Path,
+) -> None:
+    store = open_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    try:
+        gate = Pipeline(tmp_path, POLICY, store)
+        decision, _ = await gate.send("/accounts/1004", principal=ALICE)
+        assert decision.reasons == ("bola.not_owner",)
+        allowed, ex = await gate.send("/orders/7", principal=ALICE)
+        # Counting answers is best effort: the answer is not failed for it.
+        assert await gate.answer(ex, 404, {"error": "none"}) == (
+            404,
+            {"content-type": "application/json", "content-length": "16"},
+            b'{"error":"none"}',
+        )
+    finally:
+        await store.close()

@@ -10,10 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.fixtures.servers import free_port
 from tests.guards.pipeline import Pipeline, user
 from vaultgate.core.model import Action
 from vaultgate.errors import PolicyError
 from vaultgate.guards.response_filter import ResponseFilter
+from vaultgate.state.redis import open_redis
 
 POLICY = """\
 upstream: http://127.0.0.1:9
@@ -413,3 +415,18 @@ def test_exfiltration_policy_mistakes(
 ) -> None:
     with pytest.raises(PolicyError, match=message):
         Pipeline(tmp_path, f"upstream: http://x:9\nexfiltration: {exfiltration}\n")
+
+
+async def test_answers_are_not_failed_by_a_store_that_is_down(tmp_path: Path) -> None:
+    store = open_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    try:
+        gate = Pipeline(tmp_path, POLICY, store)
+        _, ex = await gate.send("/reports/7", principal=ALICE)
+        code, _, body = await gate.answer(ex, 200, {"rows": "4111111111111111"})
+        assert (code, body) == (200, b'{"rows":"************1111"}')
+        assert ex.tags["state.error"] == "exfiltration"  # the bytes went uncounted
+        _, ex = await gate.send("/statements/1", principal=ALICE)
+        code, _, body = await gate.answer(ex, 200, {"card": "4111111111111111"})
+        assert (code, orjson.loads(body)) == (200, {"card": "************1111"})
+    finally:
+        await store.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.fixtures.servers import free_port
 from tests.guards.pipeline import Pipeline
 from vaultgate.core.model import Action
 from vaultgate.errors import PolicyError
@@ -240,3 +241,14 @@ async def test_a_trap_ban_reaches_every_process_sharing_redis(
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_trap_still_answers_when_the_store_is_down(tmp_path: Path) -> None:
+    store = open_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    try:
+        gate = Pipeline(tmp_path, POLICY, store)
+        decision, ex = await gate.send("/.env", ip=PROBE_IP)
+        assert (decision.status, decision.reasons) == (404, ("trap.path",))
+        assert ex.tags["state.error"] == "traps"  # the ban was lost, and said so
+    finally:
+        await store.close()

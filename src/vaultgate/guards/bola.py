@@ -25,7 +25,7 @@ from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.schema import Node
 from vaultgate.errors import PolicyError
 from vaultgate.guards.base import Guard, Services, register_guard
-from vaultgate.guards.clients import ban, ip_subject, principal_subject
+from vaultgate.guards.clients import ban, best_effort, ip_subject, principal_subject
 from vaultgate.state.base import Store
 
 _SOURCES = ("param", "query", "form", "json")
@@ -272,13 +272,14 @@ class BolaGuard(Guard):
         if self.owner is not None:
             decision = self._ownership(ex, self.owner)
             if decision is not None:
-                await self._count_failure(ex)
+                # The refusal stands even when the store cannot count it.
+                await best_effort(ex, "bola", self._count_failure(ex))
                 return decision
         if self.enumeration is not None:
             decision = await self._enumeration(ex, self.enumeration)
             if decision is not None:
                 # The refusal is one more 403 the client collects.
-                await self._count_failure(ex)
+                await best_effort(ex, "bola", self._count_failure(ex))
             return decision
         return None
 
@@ -358,14 +359,14 @@ class BolaGuard(Guard):
         reason = "bola.enumeration." + signal
         ex.add(Finding("bola", reason, 5, blocking=True))
         if level == "ban":
-            await ban(ex, self.store, settings.ban_for, reason)
+            await best_effort(ex, "bola", ban(ex, self.store, settings.ban_for, reason))
         return _refuse(reason)
 
     async def on_response(
         self, ex: Exchange, status: int, headers: list[tuple[str, str]]
     ) -> None:
         if status in self.statuses:
-            await self._count_failure(ex)
+            await best_effort(ex, "bola", self._count_failure(ex))
 
     async def _count_failure(self, ex: Exchange) -> None:
         settings = self.enumeration

@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.model import Mode
+from vaultgate.errors import StateError
+from vaultgate.state import health
 from vaultgate.state.base import Store
+
+T = TypeVar("T")
 
 security_log = logging.getLogger("vaultgate.security")
 
@@ -55,6 +61,22 @@ def subjects_of(ex: Exchange) -> list[str]:
     if ex.principal is not None:
         found.append(principal_subject(ex.principal.id))
     return found
+
+
+async def best_effort(ex: Exchange, guard: str, call: Awaitable[T]) -> T | None:
+    """Await a store call whose failure must not change the verdict.
+
+    A trap answers as a trap and a foreign object stays refused when the
+    store is down; only the ban or the count is lost (logged, counted).
+    Answers never fail for it either: the response path has no
+    ``on_state_error`` to apply.
+    """
+    try:
+        return await call
+    except StateError as exc:
+        health.report(guard, ex.route.path, "skipped", exc)
+        ex.tags["state.error"] = guard
+        return None
 
 
 def enforcing(ex: Exchange) -> bool:

@@ -23,7 +23,7 @@ from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.schema import Node
 from vaultgate.errors import PolicyError
 from vaultgate.guards.base import Guard, Services, register_guard
-from vaultgate.guards.clients import ban, ip_subject, principal_subject
+from vaultgate.guards.clients import ban, best_effort, ip_subject, principal_subject
 from vaultgate.state.base import Store
 
 
@@ -118,8 +118,9 @@ async def account_bytes(
     """Count a response's bytes; the reason when the budget is exceeded."""
     if not settings.max_bytes or size <= 0:
         return ""
-    total = await store.hit(_bytes_key(ex), settings.window, ex.now, size)
-    if total <= settings.max_bytes:
+    counting = store.hit(_bytes_key(ex), settings.window, ex.now, size)
+    total = await best_effort(ex, "exfiltration", counting)
+    if total is None or total <= settings.max_bytes:
         return ""
     ex.tags["exfiltration.bytes"] = total
     return "exfiltration.bytes"
@@ -137,7 +138,7 @@ async def enforce(
     ex.decision = Decision(action, 403 if blocking else 200, ex.score, reasons)
     if not blocking or ex.route.mode is not Mode.BLOCK:
         return False
-    await ban(ex, store, settings.ban_for, reason)
+    await best_effort(ex, "exfiltration", ban(ex, store, settings.ban_for, reason))
     return True
 
 

@@ -33,6 +33,7 @@ from vaultgate.guards.clients import (
     ALLOWED,
     CHALLENGE,
     ScoreSettings,
+    best_effort,
     challenge_key,
     ip_subject,
     principal_subject,
@@ -231,7 +232,8 @@ class ReputationGuard(Guard):
         # Storms of 4xx answers are how scanners and enumerators look.
         if 400 <= status < 500:
             points = self.settings.score.client_error
-            await raise_score(ex, self.store, points, "client_errors")
+            raising = raise_score(ex, self.store, points, "client_errors")
+            await best_effort(ex, "reputation", raising)
 
 
 class PrincipalBanGuard(Guard):

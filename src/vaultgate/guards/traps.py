@@ -26,7 +26,7 @@ from vaultgate.core.model import Action, Decision, Finding, Phase
 from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.schema import Node
 from vaultgate.guards.base import Guard, Services, register_guard
-from vaultgate.guards.clients import ban, security_log
+from vaultgate.guards.clients import ban, best_effort, security_log
 from vaultgate.state.base import Store
 
 # Paths only probes ask for.  A trailing "/" makes a prefix (the directory
@@ -255,7 +255,9 @@ class TrapGuard(Guard):
         security_log.warning(
             "trap.hit incident=%s kind=%s where=%s", ex.incident_id, reason, where
         )
-        await ban(ex, self.store, self.settings.ban_for, reason)
+        await best_effort(
+            ex, "traps", ban(ex, self.store, self.settings.ban_for, reason)
+        )
         if reason == "trap.honeytoken":
             challenge = (("WWW-Authenticate", 'Bearer error="invalid_token"'),)
             return Decision(Action.BLOCK, 401, ex.score, (reason,), challenge)
