@@ -430,3 +430,23 @@ async def test_answers_are_not_failed_by_a_store_that_is_down(tmp_path: Path) ->
         assert (code, orjson.loads(body)) == (200, {"card": "************1111"})
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b'{"error": "insufficient funds", "code": "E_FUNDS"}',
+        b'{"error": "timeout", "path": "/accounts/1004"}',
+        b"We are at home at 10:30; see the /home page.",
+        b"<h1>Service unavailable</h1><p>Try again in a minute.</p>",
+        b'{"detail": "select a payee before you pay"}',
+        b'{"message": "Error at line 3 of your CSV upload"}',
+    ],
+)
+async def test_error_pages_that_leak_nothing_pass(gate: Pipeline, page: bytes) -> None:
+    headers = [("Content-Type", "text/html")]
+    code, _, body, ex = await fetch(
+        gate, "/accounts/1", page, status=503, headers=headers
+    )
+    assert (code, body) == (503, page)
+    assert "response.leak" not in ex.tags
