@@ -29,6 +29,9 @@ from tests.fixtures.servers import STARTUP_SECONDS, VAULTGATE, free_port, stop
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "adapters.md"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# ``vaultgate authz`` compiles every detector before it listens; on a
+# shared 2-core machine under other suites' load that took up to ~20 s.
+AUTHZ_STARTUP = 2 * STARTUP_SECONDS
 PLACEHOLDERS = {
     "@NGINX@": "nginx",
     "@ENVOY_HTTP@": "envoy_http",
@@ -106,7 +109,7 @@ def authz_proc(policy_text: str) -> Iterator[Authz]:
 
 
 def _wait(running: Authz, adapters: int) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + AUTHZ_STARTUP
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"vaultgate authz exited: {running.log()[-3000:]}")
@@ -212,7 +215,7 @@ def nginx_proc(authz_port: int, upstream_port: int) -> Iterator[int]:
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"nginx exited: {process.stderr.read()!r}")  # type: ignore[union-attr]
