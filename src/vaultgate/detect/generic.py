@@ -20,7 +20,8 @@ from vaultgate.detect.engine import register_request_check
 from vaultgate.detect.names import request_names
 
 _POLLUTING_NAME = re.compile(
-    r"__proto__|\bconstructor\s*(?:\.|\[\s*['\"]?)\s*prototype\b", re.IGNORECASE
+    r"__proto__|\bconstructor['\"]?\]?\s*(?:\.|\[\s*['\"]?)\s*prototype\b",
+    re.IGNORECASE,
 )
 
 
@@ -47,7 +48,7 @@ RULES = (
     Rule(
         "generic.prototype_pollution",
         "generic",
-        r"__proto__|\bconstructor\s*(?:\.|\[\s*['\"]?)\s*prototype\b",
+        r"__proto__|\bconstructor['\"]?\]?\s*(?:\.|\[\s*['\"]?)\s*prototype\b",
         _SCORE,
         description="JavaScript prototype pollution (__proto__, constructor.prototype)",
     ),

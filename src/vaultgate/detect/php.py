@@ -43,13 +43,35 @@ _WORD_CALLS = (
 )
 _COMMENT = r"(?:\s|/\*.*?\*/|//[^\n]*\n|#[^\n]*\n)*"
 _WORD_CALL = re.compile(
-    r"\b(?:" + _WORD_CALLS + r")" + _COMMENT + r"\(\s*(?:\)|[$'\"`@(\[]|\d+\s*\))"
+    r"\b(?:" + _WORD_CALLS + r")" + _COMMENT + r"\(\s*(?:\)|[$'\"`@(\[])"
+    r"|\b(?:chr|ord)\s*\(\s*\d+\s*\)"
     r"|\b(?:exec|eval)" + _COMMENT + r"\(\s*[a-z_]\w*\s*\)",
     re.IGNORECASE,
 )
+# A PHP variable, plain ($f, $$g) or braced (${'f'}, ${$g}, ${@f}).  A
+# plain one is called only with "(" right after it: "$AAPL (Apple)" is a
+# cash tag in prose.
+_VARIABLE = r"@?\$+(?:\{\s*@?[$'\"]?[a-z_]\w*['\"]?\s*\}|[a-z_]\w*)"
 _SUPERGLOBAL = (
     r"\$_(?:get|post|cookie|request|server|files|env|session)\b|\$globals\b"
     r"|\$http_\w+_vars\b|\$http_raw_post_data\b"
+)
+
+
+_VARIABLE_CALL = re.compile(
+    _VARIABLE
+    + r"(?:"
+    + _COMMENT
+    + r"(?:\[[^\]]{0,40}\]+|\{\w*\}))+"
+    + _COMMENT
+    + r"\(|"
+    + _VARIABLE
+    + r"(?:/\*.*?\*/|//[^\n]*\n)*\(",
+    re.IGNORECASE | re.DOTALL,
+)
+_DYNAMIC_CALL = re.compile(
+    r"[)\]}]\s*(?:/\*.*?\*/\s*)*\(\s*(?:['\"][^'\"]*['\"]|[a-z_]\w*)\s*\)\s*;",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -57,26 +79,35 @@ def _calls_with_code(text: str) -> bool:
     return _WORD_CALL.search(text) is not None
 
 
+def _calls_a_variable(text: str) -> bool:
+    return _VARIABLE_CALL.search(text) is not None
+
+
+def _calls_a_computed_name(text: str) -> bool:
+    return _DYNAMIC_CALL.search(text) is not None
+
+
 _SCORE = 5
 RULES = (
     Rule(
         "php.open_tag",
         "php",
-        r"<\?(?:php\b|=|\s|$)|<\?xml\s*[^a-z\s]|[\[{][/\\]?php[\]}]",
+        r"<\?(?:php\b|=|$)|<\?\s+(?:[$@`]|[a-z_]\w*\s*\(|echo\s|print\s|include"
+        r"|require)|<\?xml\s*[^a-z\s]|[\[{][/\\]?php[\]}]",
         _SCORE,
         description="a PHP open tag or template PHP block",
     ),
     Rule(
         "php.code_call",
         "php",
-        r"(?:" + _CODE_CALLS + r")\s*(?:/\*.*?\*/\s*)?\(",
+        r"(?:" + _CODE_CALLS + r")\s*(?:\(|/\*)",
         _SCORE,
         description="a call of a PHP function that only code makes",
     ),
     Rule(
         "php.word_call",
         "php",
-        r"\b(?:" + _WORD_CALLS + r")" + _COMMENT + r"\(",
+        r"\b(?:" + _WORD_CALLS + r")\s*[(/#]",
         _SCORE,
         confirm=_calls_with_code,
         description="system( exec( eval( ... with code as the argument",
@@ -84,8 +115,9 @@ RULES = (
     Rule(
         "php.dynamic_call",
         "php",
-        r"[)\]}]\s*(?:/\*.*?\*/\s*)*\(\s*(?:['\"][^'\"]*['\"]|[a-z_]\w*)\s*\)\s*;",
+        r"[)\]}]\s*[(/]",
         _SCORE,
+        confirm=_calls_a_computed_name,
         description="a call of a computed name: (system)('id'); [f][0](x);",
     ),
     Rule(
@@ -98,12 +130,9 @@ RULES = (
     Rule(
         "php.variable_call",
         "php",
-        r"@?\$+\{?\s*@?[$'\"]?[a-z_]\w*['\"]?\s*\}?(?:"
-        + _COMMENT
-        + r"(?:\[[^\]]{0,40}\]+"
-        r"|\{\w*\}))+" + _COMMENT + r"\(|@?\$+\{?\s*@?[$'\"]?[a-z_]\w*['\"]?\s*\}?"
-        r"(?:/\*.*?\*/|//[^\n]*\n)*\(",
+        r"\$\s*[\w{$'\"@][^\s(]{0,60}[\[{(/#]",
         _SCORE,
+        confirm=_calls_a_variable,
         description="a call through a variable: $f(1), ${'a'}(2), $$b[0](3)",
     ),
     Rule(

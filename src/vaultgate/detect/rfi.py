@@ -17,7 +17,7 @@ RULES = (
     Rule(
         "rfi.trailing_query",
         "rfi",
-        r"^\s*" + _SCHEMES + r"\b[^?]*\?+\s*$",
+        r"^\s*" + _SCHEMES + r"(?::[^?#\s]*)?\?+\s*$",
         _SCORE,
         description="a URL ending in '?', which neutralises an appended suffix",
     ),

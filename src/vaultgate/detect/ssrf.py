@@ -126,7 +126,8 @@ RULES = (
         r"(?:[a-z][\w+.-]*:)?(?://|\\\\)(?:[^/?#@\s]*@)?(?:\d|\[|0x|localhost"
         r"|ip6-|ipv6-|[\w.-]*\.(?:internal|local|localdomain|localhost|nip\.io"
         r"|xip\.io|sslip\.io|localtest\.me|lvh\.me)\b)|\bhttps?:/?[\d\[]"
-        r"|://[^\x00-\x7f]|://[^/?#\s]*\\|://[^/?#]*@[^/?#]*[\s@]",
+        r"|://[^\x00-\x7f]|://[^/?#\s]*\\|://[^/?#]*@[^/?#]*[\s@]"
+        r"|://[^/?#@\s]*\s+[^/?#@]*@",
         _SCORE,
         confirm=_points_inside,
         description="a URL to a loopback, private or link-local address",

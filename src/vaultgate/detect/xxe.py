@@ -6,11 +6,22 @@ wherever they travel, in a JSON string, a form field or a raw body:
 external entity declarations (``SYSTEM``/``PUBLIC``), parameter entities,
 XInclude and schema includes that make a parser fetch a URL, and a UTF-7
 XML declaration that hides all of it from byte-level filters.
+
+A parsed XML body reaches the value rules as text and attribute values
+only; the markup that makes a parser fetch (``<xi:include>``, an
+``xmlns:xi`` or ``xsi:schemaLocation`` attribute) is not among them, so
+``check_xml_body`` reads the buffered body itself.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+from vaultgate.core.model import Finding
+from vaultgate.core.request import Request
 from vaultgate.detect.base import Rule, register_rules
+from vaultgate.detect.engine import register_request_check
 
 _SCORE = 5
 RULES = (
@@ -70,3 +81,27 @@ RULES = (
 )
 
 register_rules(*RULES)
+
+
+# The rules that look at markup, which a parsed body hides from the values.
+_MARKUP_RULES = tuple(
+    (rule, re.compile(rule.pattern, re.IGNORECASE))
+    for rule in RULES
+    if rule.id in ("xxe.xinclude", "xxe.schema_location", "xxe.utf7")
+)
+_XML_TYPES = ("application/xml", "text/xml")
+
+
+def check_xml_body(request: Request, paranoia: int) -> Iterable[Finding]:
+    """XInclude, remote schemas and UTF-7 in the markup of an XML body."""
+    media = request.content_type
+    if not request.body or not (media in _XML_TYPES or media.endswith("+xml")):
+        return
+    text = request.body.decode("latin-1")
+    for rule, pattern in _MARKUP_RULES:
+        match = pattern.search(text)
+        if match:
+            yield Finding("xxe", rule.id, rule.score, "body:xml", match.group(0)[:64])
+
+
+register_request_check("xxe", check_xml_body)

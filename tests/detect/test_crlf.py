@@ -1,0 +1,39 @@
+"""CRLF injection: header injection, response and request splitting."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.detect.family_cases import benign_values, families
+
+MUST_FIRE = [
+    ("query", "lang", "en%0d%0aSet-Cookie:%20session=attacker"),
+    ("query", "lang", "x\r\nLocation: https://attacker.example/"),
+    ("query", "lang", "%250d%250aSet-Cookie:crlf=injection"),
+    ("query", "lang", "foo\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK"),
+    ("query", "r", "\r\nHTTP/1.1 200 OK\r\n"),
+    ("form", "var", "aaa\nGET / HTTP/1.1"),
+    ("query", "arg1", "GET http://www.example.com HTTP/1.2"),
+    ("path", "", "/%0d%0aSet-Cookie:crlf=injection"),
+    ("query-name", "x", "parameter\r\n"),
+    ("header", "x-forwarded-host", "example.com%0d%0aX-Injected: 1"),
+    ("query", "x", "嘍Set-cookie:crlf=injection"),
+]
+
+MUST_NOT_FIRE = [
+    "Line one\nLine two",
+    "Dear Sir,\r\nPlease pay the invoice.\r\nRegards",
+    "Note: paid in full\nRef: 123",
+    "Attn: John\nAccounts payable",
+    "Please get the file / http docs",
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "payload"), MUST_FIRE)
+def test_injection_fires(kind: str, name: str, payload: str) -> None:
+    assert "crlf" in families(payload, kind, name)
+
+
+@pytest.mark.parametrize("payload", MUST_NOT_FIRE + benign_values())
+def test_multiline_prose_passes(payload: str) -> None:
+    assert "crlf" not in families(payload)

@@ -1,0 +1,37 @@
+"""Mail header and mail protocol command injection."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.detect.family_cases import benign_values, families
+
+MUST_FIRE = [
+    "me@example.com\nBcc: everyone@victim.example",
+    "hello\r\ncc: boss@victim.example",
+    "x\nTo: attacker@evil.example",
+    "\r\nRCPT TO: test@evil.example\r\n",
+    "\nMAIL FROM: a@evil.example",
+    "\r\nQUIT\r\n",
+    "\r\nDATA\r\n",
+    "\r\nV100 CAPABILITY\r\nV101 FETCH 4791",
+    "subject\nContent-Type: multipart/mixed; boundary=x",
+]
+
+MUST_NOT_FIRE = [
+    "To: John Smith\nRe: invoice for March",
+    "Please send it to me\nthanks",
+    "I want to\nquit the gym plan",
+    "Data attached below\n1,2,3",
+    "cc: the finance team",
+]
+
+
+@pytest.mark.parametrize("payload", MUST_FIRE)
+def test_mail_injection_fires(payload: str) -> None:
+    assert "mailinj" in families(payload, "form", "comment")
+
+
+@pytest.mark.parametrize("payload", MUST_NOT_FIRE + benign_values())
+def test_letters_pass(payload: str) -> None:
+    assert "mailinj" not in families(payload, "form", "comment")

@@ -1,0 +1,160 @@
+"""Protocol anomalies: request-level checks on whole requests as sent on the wire."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.detect.family_cases import request_findings, request_rules
+from vaultgate.core.rawhttp import ParseFailure, parse_request
+from vaultgate.detect.protocol import ProtocolSettings, check_request
+
+HOST = b"Host: api.bank.example\r\n"
+
+
+def req(
+    method: bytes = b"GET",
+    target: bytes = b"/v1/accounts",
+    headers: bytes = b"",
+    body: bytes = b"",
+    version: bytes = b"1.1",
+) -> bytes:
+    head = method + b" " + target + b" HTTP/" + version + b"\r\n" + HOST + headers
+    if body:
+        head += b"Content-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + body
+
+
+def form(body: bytes, ctype: bytes = b"application/x-www-form-urlencoded") -> bytes:
+    return req(b"POST", b"/v1/payees", b"Content-Type: " + ctype + b"\r\n", body)
+
+
+DISPOSITION = b'Content-Disposition: form-data; name="a"'
+
+
+def multipart(part_head: bytes, content: bytes = b"value") -> bytes:
+    body = b"--XyZ\r\n" + part_head + b"\r\n\r\n" + content + b"\r\n--XyZ--\r\n"
+    return form(body, b"multipart/form-data; boundary=XyZ")
+
+
+ANOMALIES = [
+    (req(b"TRACE"), "protocol.method_not_allowed"),
+    (req(b"PROPFIND"), "protocol.method_not_allowed"),
+    (req(target=b"/v1/accounts#frag"), "protocol.fragment"),
+    (req(headers=b"Host: other.example\r\n"), "protocol.duplicate_header"),
+    (req(headers=b"Connection: keep-alive, close\r\n"), "protocol.connection"),
+    (req(headers=b"Range: bytes=0-1,2-3,4-5,6-7,8-9,10-11\r\n"), "protocol.range"),
+    (req(headers=b"Range: bytes=5-0\r\n"), "protocol.range"),
+    (req(headers=b"Request-Range: bytes=0-1023\r\n"), "protocol.restricted_header"),
+    (
+        req(headers=b"Proxy: http://attacker.example:8080\r\n"),
+        "protocol.restricted_header",
+    ),
+    (req(headers=b"Accept: text/html;charset=CP1026\r\n"), "protocol.accept_charset"),
+    (
+        req(headers=b"Accept-Encoding: " + b"A," * 80 + b"\r\n"),
+        "protocol.accept_encoding",
+    ),
+    (
+        req(b"GET", body=b"hi=test", headers=b"Content-Type: text/plain\r\n"),
+        "protocol.body_on_get",
+    ),
+    (form(b"{not json", b"application/json"), "protocol.json_invalid"),
+    (form(b"plain words", b"application/xml"), "protocol.xml_invalid"),
+    (form(b"a=1", b"multipart/form-data"), "protocol.multipart_boundary"),
+    (
+        form(b"a=1", b'application/x-www-form-urlencoded; boundary="application/json"'),
+        "protocol.boundary_mismatch",
+    ),
+    (
+        form(b"a=1", b"application/x-www-form-urlencoded; charset=utf-7"),
+        "protocol.charset",
+    ),
+    (form(b"a=1", b"text/plain; charset=utf-8; charset=utf-7"), "protocol.charset"),
+    (
+        form(b"a=1", b"%{(#nike='multipart/form-data').(#dm=@ognl)}"),
+        "protocol.content_type_syntax",
+    ),
+    (req(target=b"/v1/a?f=x%00.jpg"), "protocol.nul_byte"),
+    (req(target=b"/v1/a?f=..%c0%af..%c0%afetc"), "protocol.overlong_utf8"),
+    (req(target=b"/v1/a?f=%uff0e%uff0e"), "protocol.percent_u"),
+    (form(b"note=%5Cu0061lert"), "protocol.unicode_escape"),
+    (
+        req(target=b"/v1/a?" + b"&".join(b"p%d=1" % i for i in range(300))),
+        "protocol.too_many_args",
+    ),
+    (req(target=b"/v1/a?" + b"n" * 150 + b"=1"), "protocol.arg_name_length"),
+    (
+        multipart(DISPOSITION + b"\r\nContent-Type: text/plain; charset=utf-7"),
+        "protocol.multipart_charset",
+    ),
+    (
+        multipart(b'Content- Disposition: form-data; name="a"'),
+        "protocol.multipart_header",
+    ),
+    (
+        multipart(b'Content-Disposition: form-data; name="a"; filename="x;y.txt"'),
+        "protocol.multipart_name",
+    ),
+    (
+        multipart(DISPOSITION + b"\r\nContent-Transfer-Encoding: base64"),
+        "protocol.multipart_transfer_encoding",
+    ),
+    (
+        multipart(b'Content-Disposition: form-data; name="_charset_"', b"utf-7"),
+        "protocol.multipart_charset",
+    ),
+]
+
+BROWSER = (
+    b"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/122.0.0.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: es-ES,es;q=0.9\r\n"
+    b"Accept-Charset: utf-8, utf-8;q=0.5, *;q=0.5\r\nConnection: keep-alive\r\n"
+)
+ORDINARY = [
+    req(headers=BROWSER),
+    req(b"HEAD"),
+    req(b"DELETE", b"/v1/payees/12"),
+    req(b"OPTIONS", b"/v1/payees", b"Origin: https://app.bank.example\r\n"),
+    req(version=b"1.0"),
+    req(headers=b"Range: bytes=0-1023\r\n"),
+    req(target=b"/tienda1/publico/anadir.jsp?nombre=Jam%F3n+Ib%E9rico&precio=85"),
+    req(target=b"/v1/search?q=caf%C3%A9&page=2"),
+    form(b'{"amount": 100, "memo": "Rent"}', b"application/json; charset=utf-8"),
+    form(b"nombre=Mar%EDa&apellidos=L%F3pez+Garc%EDa&pwd=och*avero"),
+    form(b"<Document><Amt>1</Amt></Document>", b"application/xml"),
+    form(b"\x08\x96\x01", b"application/x-protobuf"),
+    form(b'{"csp-report": {}}', b"application/csp-report"),
+    form(b"a plain text note", b"text/plain"),
+    multipart(
+        b'Content-Disposition: form-data; name="file"; filename="receipt.pdf"'
+        b"\r\nContent-Type: application/pdf",
+        b"%PDF-1.4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "rule"), ANOMALIES)
+def test_anomalies_fire(raw: bytes, rule: str) -> None:
+    assert rule in request_rules(raw)
+
+
+@pytest.mark.parametrize("raw", ORDINARY)
+def test_ordinary_requests_raise_nothing_above_a_notice(raw: bytes) -> None:
+    found = request_findings(raw)
+    assert [f.rule_id for f in found if f.family == "protocol" and f.score > 2] == []
+
+
+def test_a_route_allow_list_makes_other_media_types_anomalies() -> None:
+    request = parse_request(form(b"\x08\x96", b"application/x-protobuf"), "192.0.2.1")
+    assert not isinstance(request, ParseFailure)
+    strict = ProtocolSettings(allowed_content_types=frozenset({"application/json"}))
+    rules = {f.rule_id for f in check_request(request, strict)}
+    assert rules == {"protocol.content_type_not_allowed"}
+    assert check_request(request, ProtocolSettings()) == []
+
+
+def test_method_override_waits_for_paranoia_2() -> None:
+    raw = req(b"POST", b"/v1/payees?_method=DELETE", body=b"x=1")
+    assert "protocol.method_override" not in request_rules(raw)
+    assert "protocol.method_override" in request_rules(raw, paranoia=2)
