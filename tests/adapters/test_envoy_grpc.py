@@ -243,11 +243,21 @@ def test_client_certificate_digest_comes_from_envoy_pem() -> None:
     assert request.tls.client_cert_sha256 == expected
 
 
+def test_a_length_that_is_no_number_is_not_believed() -> None:
+    message = check_request("POST", "/p", "192.0.2.6", body="ab")
+    message.attributes.request.http.headers["content-length"] = "\u00b2"
+    mine = ours.CheckRequest.FromString(message.SerializeToString())
+    request = adapter.original_request(mine, "127.0.0.1", lambda a: False, 1024)
+    assert not isinstance(request, str)
+    assert request.body_length == 2  # the body's own length
+
+
 @pytest.mark.parametrize(
     ("peer", "address"),
     [
         ("ipv4:127.0.0.1:5000", "127.0.0.1"),
         ("ipv6:[::1]:5000", "::1"),
+        ("ipv6:%5B::1%5D:5000", "::1"),
         ("ipv6:[::ffff:127.0.0.1]:5000", "127.0.0.1"),
         ("unix:/tmp/sock", "unix"),
     ],

@@ -55,6 +55,7 @@ def test_section_reads_every_adapter() -> None:
         ("{nginx: {}}", "adapters.nginx.listen: expected '<host>:<port>'"),
         ("{nginx: {listen: 9100}}", "adapters.nginx.listen: expected a non-empty"),
         ("{nginx: {listen: 'x:99999'}}", "adapters.nginx.listen: expected '<host>"),
+        ("{nginx: {listen: 'x:\u00b2'}}", "adapters.nginx.listen: expected '<host>"),
         ("{envoy: {listen: 'a:1'}}", "adapters.envoy: expected one of"),
         ("{nginx: {listen: 'a:1', path_prefix: /x}}", "adapters.nginx.path_prefix"),
         (
@@ -180,6 +181,8 @@ BASE = [
         (BASE[:2], "client-address"),
         ([*BASE, ("X-Original-URI", "/other")], "repeated-x-original-uri"),
         ([*BASE, ("X-Original-Content-Length", "12a")], "original-content-length"),
+        # A digit to str.isdigit() but not to int(): this raised once.
+        ([*BASE, ("X-Original-Content-Length", "\u00b2")], "original-content-length"),
     ],
 )
 def test_nginx_report_that_cannot_be_believed(

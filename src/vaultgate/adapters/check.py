@@ -56,6 +56,18 @@ async def check(engine: Engine, request: Request, adapter: str) -> Verdict:
     return result
 
 
+def broken(adapter: str) -> Verdict:
+    """The verdict when an adapter itself failed: refused, never let through.
+
+    Called from the adapter's one catch-all, with the exception being
+    handled; a failure must not read as "service down" to a proxy that
+    may be set to fail open.
+    """
+    incident_id = os.urandom(8).hex()
+    log.exception("adapter.failed adapter=%s incident=%s", adapter, incident_id)
+    return verdict(INTERNAL_ERROR, incident_id)
+
+
 def refusal(reason: str) -> Decision:
     """The decision refusing a call whose original request is not believed."""
     return Decision(

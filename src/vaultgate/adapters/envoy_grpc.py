@@ -24,7 +24,13 @@ from urllib.parse import unquote
 import grpc
 
 from vaultgate.adapters import envoy_proto as pb
-from vaultgate.adapters.check import check, original_client, refusal, refuse
+from vaultgate.adapters.check import (
+    broken,
+    check,
+    original_client,
+    refusal,
+    refuse,
+)
 from vaultgate.adapters.context import AuthzContext
 from vaultgate.adapters.verdict import FRAMING, Verdict, field, keep_fields
 from vaultgate.core.policy import ServerSettings
@@ -51,21 +57,24 @@ class Authorizer:
         self.context = context
 
     async def check(self, message: Any, rpc: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            result = await self._verdict(message, peer_address(rpc.peer()))
+        except Exception:
+            result = broken(ADAPTER)
+        return check_response(result)
+
+    async def _verdict(self, message: Any, peer: str) -> Verdict:
         context = self.context
-        peer = peer_address(rpc.peer())
         http = message.attributes.request.http
         line = (http.method or "-", http.path or "/")
         if not context.may_call(peer):
             denied = refusal("untrusted-peer")
-            result = refuse(context.engine, ADAPTER, peer, line, denied)
-            return check_response(result)
+            return refuse(context.engine, ADAPTER, peer, line, denied)
         limit = context.settings.inspect_body_bytes
         found = original_request(message, peer, context.is_trusted, limit)
         if isinstance(found, str):
-            result = refuse(context.engine, ADAPTER, peer, line, refusal(found))
-        else:
-            result = await check(context.engine, found, ADAPTER)
-        return check_response(result)
+            return refuse(context.engine, ADAPTER, peer, line, refusal(found))
+        return await check(context.engine, found, ADAPTER)
 
 
 def original_request(
@@ -94,7 +103,7 @@ def original_request(
         version=_version(http.protocol),
         scheme=http.scheme or "http",
         body=body[:limit],
-        body_length=int(length) if length.isdigit() else len(body),
+        body_length=int(length) if length.isascii() and length.isdigit() else len(body),
         body_truncated=partial or len(body) > limit,
         tls=_tls(attributes) if http.scheme == "https" else None,
     )
@@ -158,7 +167,8 @@ def _add_fields(options: Any, fields: list[tuple[str, str]]) -> None:
 
 def peer_address(peer: str) -> str:
     """The address in gRPC's peer string (``ipv4:127.0.0.1:5000``)."""
-    kind, _, rest = peer.partition(":")
+    # Newer gRPC cores write the IPv6 brackets percent-encoded.
+    kind, _, rest = unquote(peer).partition(":")
     if kind == "ipv6":
         return canonical(rest[1 : rest.find("]")] if rest.startswith("[") else rest)
     if kind == "ipv4":

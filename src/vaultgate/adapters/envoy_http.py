@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vaultgate.adapters.check import check, original_client, refusal, refuse
+from vaultgate.adapters.check import (
+    broken,
+    check,
+    original_client,
+    refusal,
+    refuse,
+)
 from vaultgate.adapters.context import AuthzContext
 from vaultgate.adapters.http import context_of, malformed, read_body, respond
 from vaultgate.adapters.verdict import (
@@ -63,7 +69,10 @@ class EnvoyHttpConnection(ClientConnection):
             return malformed(conn, inc, exc, ADAPTER)
         except ClientGone:
             return False
-        result = await _verdict(conn, inc, body, context)
+        try:
+            result = await _verdict(conn, inc, body, context)
+        except Exception:
+            result = broken(ADAPTER)
         status = envoy_http_status(result)
         return respond(conn, inc, status, _fields(result, status), result.body)
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 
 from vaultgate.adapters.check import (
+    broken,
     check,
     original_client,
     refusal,
@@ -73,15 +74,27 @@ class NginxConnection(ClientConnection):
             return malformed(conn, inc, exc, ADAPTER)
         except ClientGone:
             return False
-        if not context.may_call(conn.peer_ip):
-            line = (inc.method, inc.target)
-            denied = refusal("untrusted-peer")
-            result = refuse(context.engine, ADAPTER, conn.peer_ip, line, denied)
-        elif inc.target.partition("?")[0] == REFUSAL_PATH:
+        if context.may_call(conn.peer_ip) and _is_replay(inc):
             return _replay(conn, inc, context)
-        else:
-            result = await _check(conn, inc, context)
+        try:
+            result = await _verdict(conn, inc, context)
+        except Exception:
+            result = broken(ADAPTER)
         return respond(conn, inc, nginx_status(result), _fields(result), result.body)
+
+
+def _is_replay(inc: Incoming) -> bool:
+    return inc.target.partition("?")[0] == REFUSAL_PATH
+
+
+async def _verdict(
+    conn: ClientConnection, inc: Incoming, context: AuthzContext
+) -> Verdict:
+    if not context.may_call(conn.peer_ip):
+        line = (inc.method, inc.target)
+        denied = refusal("untrusted-peer")
+        return refuse(context.engine, ADAPTER, conn.peer_ip, line, denied)
+    return await _check(conn, inc, context)
 
 
 async def _check(
@@ -146,7 +159,7 @@ def original_request(
         return "client-address"
     kept = keep_fields(headers, _DROPPED)
     length = fields.get("x-original-content-length", "")
-    if length and not length.isdigit():
+    if length and not (length.isascii() and length.isdigit()):
         return "original-content-length"
     if length:
         kept.append(("Content-Length", length))

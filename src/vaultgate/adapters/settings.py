@@ -85,7 +85,7 @@ def parse_adapters(node: Node) -> AdaptersSettings:
 
 def _listener(node: Node) -> Listener:
     host, sep, port = node.text().rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise node.error("'<host>:<port>' such as 127.0.0.1:9100")
     return Listener(host.strip("[]") or "127.0.0.1", int(port))
 
