@@ -18,8 +18,11 @@ from vaultgate.guards import load_all
 from vaultgate.state.memory import MemoryStore
 from vaultgate.telemetry.audit import AuditLog, AuditSettings
 
+# The learned model (guards/learned.py) judges payloads too; it is off here
+# so that what is tested is the rule engine and its exclusions.
 POLICY = """
 upstream: http://127.0.0.1:9
+model: {enabled: false}
 inspection:
   headers: [x-forwarded-host, origin]
   exclude:

@@ -53,7 +53,9 @@ SKIPPED_HEADERS = frozenset(
     | {"content-length", "connection", "cache-control", "pragma"}
 )
 _ALWAYS_HEADERS = frozenset({"user-agent", "referer"})
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+# Letters, digits, "_" and "-", not starting with "_" ("__proto__"): nothing
+# in such a name can execute, so it is not inspected.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}")
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~\-]*")
 _DOCTYPE = re.compile(rb"<!\s*(?:doctype|entity)", re.I)
 _JSON_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
@@ -241,7 +243,7 @@ def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> s
             return "values"
         if type(key) is int:
             child_path = f"{path}[{key}]"
-        elif key.isidentifier():
+        elif key.isidentifier() and key[0] != "_":
             child_path = path + "." + key
         else:
             values.append(new(Value, ("json-key", path, key)))

@@ -30,11 +30,14 @@ _UNQUOTED = re.compile(r"[^\s>]*")
 
 @dataclass(frozen=True, slots=True)
 class Tag:
-    """A start or end tag: lower-case name, attributes in order."""
+    """A start or end tag: lower-case name, attributes in order.
+
+    An attribute's value is None when it has no ``=`` at all.
+    """
 
     name: str
     end: bool
-    attributes: tuple[tuple[str, str], ...]
+    attributes: tuple[tuple[str, str | None], ...]
 
 
 def tags(text: str) -> list[Tag]:
@@ -48,8 +51,8 @@ def tags(text: str) -> list[Tag]:
     return found
 
 
-def _attributes(text: str, pos: int) -> tuple[tuple[str, str], ...]:
-    attributes: list[tuple[str, str]] = []
+def _attributes(text: str, pos: int) -> tuple[tuple[str, str | None], ...]:
+    attributes: list[tuple[str, str | None]] = []
     end = len(text)
     while len(attributes) < MAX_ATTRIBUTES:
         pos = _skip(_SEPARATORS, text, pos)
@@ -60,7 +63,7 @@ def _attributes(text: str, pos: int) -> tuple[tuple[str, str], ...]:
             break
         name, pos = name_match.group().lower(), name_match.end()
         after = _skip(_SPACES, text, pos)
-        value = ""
+        value: str | None = None
         if after < end and text[after] == "=":
             value, pos = _value(text, _skip(_SPACES, text, after + 1))
         attributes.append((name, value))

@@ -49,11 +49,23 @@ DANGEROUS_FUNCTIONS = ATTACK_FUNCTIONS | frozenset(
     | {"substring", "substr", "mid", "ascii", "ord", "hex", "unhex", "if"}
     | {"iif", "cast", "convert", "json_extract", "make_set", "elt", "exp"}
 )
+# Functions only SQL has (no English word among them): a value that starts
+# by calling one is a numeric-context injection.
+SQL_FUNCTIONS = ATTACK_FUNCTIONS | frozenset(
+    {"database", "current_user", "session_user", "system_user", "user_name"}
+    | {"db_name", "schema_name", "group_concat", "concat", "concat_ws"}
+    | {"substring", "substring_index", "substr", "unhex", "ifnull", "isnull"}
+    | {"nvl", "coalesce", "make_set", "sysdate", "strcmp", "xmltype", "lo_get"}
+    | {"unistr", "jsonb_pretty", "json_build_object", "json_extract", "md5"}
+    | {"json_keys", "find_in_set", "char_length", "sha1", "ascii"}
+    | {"last_insert_id", "row_count", "found_rows", "connection_id", "convert"}
+)
 # Statements that may follow ";" in a stacked query.
 STACKED = frozenset(
     {"select", "insert", "update", "delete", "drop", "create", "alter"}
     | {"truncate", "exec", "execute", "declare", "shutdown", "waitfor"}
     | {"grant", "revoke", "load", "copy", "set", "merge", "call", "handler"}
+    | {"replace"}
 )
 _OBJECTS = frozenset(
     {"table", "database", "schema", "view", "procedure", "function"}
@@ -68,7 +80,8 @@ _LITERAL = frozenset("nsqT")
 # First word of a value that may start an injection by itself.
 # Leading spaces, parentheses and comments are skipped, as the lexer does.
 _STARTERS = re.compile(
-    r"(?:[\s(]|/\*!\d*|\*/|/\*.*?\*/)*(?:[-+]?[\d.]|[;)@|&!]|([a-z_][\w.$]*))",
+    r"(?:[\s(]|[-+*/%^|&~!]|/\*!\d*|\*/|/\*.*?\*/)*"
+    r"(?:[-+]?[\d.]|[;)@|&!'\"`]|([a-z_][\w.$]*))",
     re.S,
 )
 
@@ -83,7 +96,7 @@ def evidence(text: str) -> frozenset[str]:
     """The classes of SQL injection evidence in ``text`` (empty: none)."""
     found: set[str] = set()
     for low in _variants(text.lower()):
-        for mark in ("'", '"', ")"):
+        for mark in ("'", '"', "`", ")"):
             at = low.find(mark)
             if at >= 0:
                 _after_operand(tokenize(low[at + 1 :]), 0, mark != ")", found)
@@ -91,7 +104,21 @@ def evidence(text: str) -> frozenset[str]:
             _bare(tokenize(low), found)
         if "union" in low and "union" not in found:
             _union_anywhere(tokenize(low), found)
+        if "waitfor" in low and "statement" not in found:
+            _waitfor_anywhere(tokenize(low), found)
     return frozenset(found)
+
+
+def _waitfor_anywhere(tokens: list[Token], found: set[str]) -> None:
+    """MSSQL's ``WAITFOR DELAY '0:0:5'``: no sentence says it."""
+    for i, token in enumerate(tokens):
+        if (
+            token.text == "waitfor"
+            and _waitfor(tokens, i + 1)
+            and _kind(tokens, i + 2) in ("s", "q")
+        ):
+            found.add("statement")
+            return
 
 
 def _union_anywhere(tokens: list[Token], found: set[str]) -> None:
@@ -113,11 +140,16 @@ def _may_start(low: str) -> bool:
     if match is None:
         return False
     word = match.group(1)
-    return word is None or word in _START_WORDS
+    # A word that is called ("if(") may wrap an attack function.
+    called = _CALLED.match(low, match.end()) is not None
+    return word is None or word in _START_WORDS or called
 
 
-_START_WORDS = frozenset({"or", "and", "xor", "not", "union"}) | STACKED
-_START_WORDS |= ATTACK_FUNCTIONS
+_CALLED = re.compile(r"\s*\(")
+
+
+_START_WORDS = frozenset({"or", "and", "xor", "not", "union", "procedure"})
+_START_WORDS |= STACKED | SQL_FUNCTIONS
 
 
 def _kind(tokens: list[Token], i: int) -> str:
@@ -133,7 +165,13 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         i += 1
     kind = _kind(tokens, i)
     if kind == "n":
-        _after_operand(tokens, i + 1, False, found)
+        _after_operand(tokens, _skip_arithmetic(tokens, i + 1), False, found)
+    elif kind in ("s", "q"):
+        # A value that starts with a string: 'x'!='y.  A comment after the
+        # first string is a quotation's attribution more often than SQL.
+        after: set[str] = set()
+        _after_operand(tokens, i + 1, True, after)
+        found |= after - {"comment"}
     elif kind == "o" and _condition(tokens, i + 1, False):
         found.add("tautology")
     elif kind == "U" and _union(tokens, i):
@@ -142,8 +180,28 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         found.add("stacked")
     elif kind == "S" and _statement(tokens, i):
         found.add("statement")
-    elif kind == "f" and tokens[i].text in ATTACK_FUNCTIONS:
+    elif kind == "f" and _calls_attack(tokens, i):
         found.add("function")
+    elif kind == "K" and _words(tokens, i, "procedure") and _analyse(tokens, i + 1):
+        found.add("clause")
+
+
+def _skip_arithmetic(tokens: list[Token], i: int) -> int:
+    """Past ``- 03 - 01`` after a number: "2020-03-01 union select"."""
+    while _kind(tokens, i) == "a" and _kind(tokens, i + 1) == "n":
+        i += 2
+    return i
+
+
+def _calls_attack(tokens: list[Token], i: int) -> bool:
+    """A SQL-only function first, or an attack function called anywhere."""
+    if tokens[i].text in SQL_FUNCTIONS:
+        return True
+    return any(t.kind == "f" and t.text in ATTACK_FUNCTIONS for t in tokens[i:])
+
+
+def _analyse(tokens: list[Token], i: int) -> bool:
+    return i < len(tokens) and tokens[i].text.startswith("analy")
 
 
 def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
@@ -159,6 +217,11 @@ def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -
         found.add("stacked")
     elif kind == "c" and quoted:
         found.add("comment")
+    elif kind == ";" and quoted and _kind(tokens, i + 1) in ("", "c"):
+        # "admin';": the statement ends here, the rest is cut off.
+        found.add("comment")
+    elif kind == "f" and quoted and tokens[i].text in ATTACK_FUNCTIONS:
+        found.add("function")
     elif _operator(tokens, i, quoted):
         found.add("operator")
     elif kind == "K":
@@ -194,11 +257,13 @@ def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
         return _comparison(tokens, i, end + 1, quoted)
     if follow == "o":
         return _condition(tokens, end + 1, quoted)
-    if follow in ("", ")") and quoted:
-        return kind in "nT"
+    if follow in ("", ")"):
+        return kind in "nT" if quoted else tokens[i].text == "true"
     if follow in ("c", ";"):
         return kind in "nT" or quoted
-    return False
+    # "' or 'x": a closed string, a logical operator, another string; no
+    # sentence puts a quote right before "or" and right after it.
+    return quoted and kind in "sq" and _kind(tokens, i - 1) == "o"
 
 
 def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> bool:
@@ -268,9 +333,11 @@ def _clause(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
             j += 1
         if _kind(tokens, j) in ("c", "U", "K", ";"):
             found.add("clause")
-    elif word == "procedure" and nxt in ("b", "f", "K"):
-        if tokens[i + 1].text.startswith("analy"):
-            found.add("clause")
+    elif word == "procedure" and _analyse(tokens, i + 1):
+        found.add("clause")
+    elif word == "as" and _quoted_name(tokens, i + 1) and _words(tokens, i + 2, "from"):
+        # A quoted column alias: "1234 AS `x` FROM", column injections.
+        found.add("clause")
     elif word == "into" and (nxt == "v" or _next_in(tokens, i, _FILE_WORDS)):
         found.add("clause")
 
@@ -280,6 +347,11 @@ _FILE_WORDS = frozenset({"outfile", "dumpfile"})
 
 def _next_in(tokens: list[Token], i: int, words: frozenset[str]) -> bool:
     return i + 1 < len(tokens) and tokens[i + 1].text in words
+
+
+def _quoted_name(tokens: list[Token], i: int) -> bool:
+    kind = _kind(tokens, i)
+    return kind == "s" or (kind == "b" and tokens[i].text.startswith("`"))
 
 
 def _statement(tokens: list[Token], i: int) -> bool:
@@ -292,6 +364,8 @@ def _select(tokens: list[Token], i: int) -> bool:
     """``select @@version``, ``select sleep(5)``, ``select * from t``."""
     if _kind(tokens, i) in ("v", "f", "("):
         return True
+    if i < len(tokens) and tokens[i].text in ATTACK_FUNCTIONS:
+        return True  # "select pg_sleep"
     evidence_seen = False
     for j in range(i, len(tokens)):
         token = tokens[j]
@@ -365,6 +439,8 @@ def _exec(tokens: list[Token], i: int) -> bool:
     if kind not in ("b", "f"):
         return False
     name = tokens[i].text
+    if name == "immediate":  # Oracle's dynamic SQL
+        return True
     return name.startswith(("xp_", "sp_", "master.")) or ".xp_" in name
 
 
@@ -420,8 +496,11 @@ def _confirm(kind: str) -> Callable[[str], bool]:
     return confirm
 
 
-def _words_re(words: frozenset[str] | set[str]) -> str:
-    return r"\b(?:" + "|".join(sorted(re.escape(w) for w in words)) + r")\b"
+def _words_re(words: frozenset[str] | set[str], boundary: bool = True) -> str:
+    """An alternation of ``words``; after a gap (which may end in the digits
+    of ``/*!50000``) without the leading word boundary."""
+    alternation = "(?:" + "|".join(sorted(re.escape(w) for w in words)) + r")\b"
+    return r"\b" + alternation if boundary else alternation
 
 
 # What the lexer skips between two tokens (ASCII whitespace, block
@@ -429,15 +508,26 @@ def _words_re(words: frozenset[str] | set[str]) -> str:
 # and "+" (a space in URL forms, see ``_variants``).
 _GAP = r"(?:[\s)+]|/\*.*?\*/|/\*!\d*|\*/)*"
 # The start of a value that is SQL from its first token (``_bare``): signs
-# and parentheses, then perhaps a number.
+# and parentheses, then perhaps a number and arithmetic on it.
 _START = r"^(?:[\s(]|/\*.*?\*/|/\*!\d*|\*/|[-+*/%^|&~!])*"
 _NUMBER = r"(?:0x[0-9a-f]+|0b[01]+|\d[\d.]*(?:e[+-]?\d+)?|\.\d+)"
-# Where SQL may follow a literal: after a quote, a ")" or a leading number.
-_BREAKOUT = r"(?:['\")]|" + _START + _NUMBER + ")" + _GAP
-_UNQUOTED = r"(?:\)|" + _START + _NUMBER + ")" + _GAP
+_NUMBERS = _NUMBER + r"(?:" + _GAP + r"[-+*/%^|&~]" + _GAP + _NUMBER + r")*"
+_QUOTE = "['\"`]"
+# Where SQL may follow a literal: after a quote or ")", or a leading number.
+_BREAKOUT = r"(?:['\"`)]|" + _START + _NUMBERS + ")" + _GAP
+_UNQUOTED = r"(?:\)|" + _START + _NUMBERS + ")" + _GAP
 _OPERATORS = r"(?:[-+*/%^|&~=<>!]|(?:like|rlike|ilike|regexp|similar|is|in"
 _OPERATORS += r"|between|sounds|glob|match|escape|div|mod)\b)"
 _STATEMENT_WORDS = frozenset(_STATEMENT_CHECKS)
+_SCHEMAS = (
+    "information_schema|pg_catalog|pg_shadow|mysql\\.user|mysql\\.db|sysobjects"
+    "|syscolumns|msysaccessobjects|msysobjects|sqlite_master|all_tables"
+    "|user_tables"
+)
+_CAST_TYPES = (
+    "int|integer|bigint|smallint|text|varchar|numeric|double|float|json|jsonb"
+    "|bool|boolean|regclass|oid|bytea"
+)
 
 RULES = (
     Rule(
@@ -454,7 +544,7 @@ RULES = (
     Rule(
         id="sqli.union",
         family="sqli",
-        pattern=r"\bunion\b.*\bselect\b",
+        pattern=r"\bunion\b.*select\b",
         score=5,
         confirm=_confirm("union"),
         description="UNION SELECT after a breakout",
@@ -462,7 +552,13 @@ RULES = (
     Rule(
         id="sqli.stacked",
         family="sqli",
-        pattern=r"(?:" + _BREAKOUT + "|" + _START + ");" + _GAP + _words_re(STACKED),
+        pattern=r"(?:"
+        + _BREAKOUT
+        + "|"
+        + _START
+        + ");"
+        + _GAP
+        + _words_re(STACKED, boundary=False),
         score=5,
         confirm=_confirm("stacked"),
         description="a second statement after ';'",
@@ -470,7 +566,7 @@ RULES = (
     Rule(
         id="sqli.comment",
         family="sqli",
-        pattern=r"['\"]" + _GAP + r"(?:--|#|/\*)",
+        pattern=_QUOTE + _GAP + r"(?:--|#|/\*|;)",
         score=5,
         confirm=_confirm("comment"),
         description="a string closed and the rest of the query commented out",
@@ -481,7 +577,7 @@ RULES = (
         # After a quote any operator; after a number or ")" one followed by
         # a call or a subquery (``_compared``, ``_computed``).
         pattern=(
-            r"['\"]"
+            _QUOTE
             + _GAP
             + _OPERATORS
             + "|"
@@ -497,7 +593,10 @@ RULES = (
     Rule(
         id="sqli.clause",
         family="sqli",
-        pattern=_BREAKOUT + r"(?:order|group|limit|procedure|into)\b",
+        pattern=(
+            r"(?:" + _BREAKOUT + "|" + _START + r")"
+            r"(?:order|group|limit|procedure|into|as)\b"
+        ),
         score=5,
         confirm=_confirm("clause"),
         description="a literal closed, then ORDER BY, LIMIT, INTO OUTFILE ...",
@@ -505,7 +604,16 @@ RULES = (
     Rule(
         id="sqli.statement",
         family="sqli",
-        pattern=r"(?:['\"]" + _GAP + "|" + _START + ")" + _words_re(_STATEMENT_WORDS),
+        pattern=(
+            r"(?:"
+            + _QUOTE
+            + _GAP
+            + "|"
+            + _START
+            + ")"
+            + _words_re(_STATEMENT_WORDS, boundary=False)
+            + r"|\bwaitfor\b"
+        ),
         score=5,
         confirm=_confirm("statement"),
         description="a complete SQL statement with SQL-only evidence",
@@ -513,10 +621,27 @@ RULES = (
     Rule(
         id="sqli.function",
         family="sqli",
-        pattern=_START + _words_re(ATTACK_FUNCTIONS),
+        pattern=_START
+        + _words_re(SQL_FUNCTIONS, boundary=False)
+        + "|"
+        + _words_re(ATTACK_FUNCTIONS),
         score=5,
         confirm=_confirm("function"),
         description="a value that is a call of a time, file or error function",
+    ),
+    Rule(
+        id="sqli.schema",
+        family="sqli",
+        pattern=r"\b(?:" + _SCHEMAS + r")\b",
+        score=5,
+        description="a database's system schema or catalog table",
+    ),
+    Rule(
+        id="sqli.cast",
+        family="sqli",
+        pattern=r"::\s*(?:" + _CAST_TYPES + r")\b",
+        score=5,
+        description="a PostgreSQL cast (::int, ::jsonb), an error-based probe",
     ),
 )
 

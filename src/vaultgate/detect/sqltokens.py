@@ -87,7 +87,9 @@ KEYWORDS = frozenset(
 )
 _UNION = frozenset({"union", "intersect", "except", "minus"})
 # Keywords that may be called like functions: "exists(", "char(", "if(".
-_CALLABLE_KEYWORDS = frozenset({"exists", "cast", "convert", "char", "nchar"})
+_CALLABLE_KEYWORDS = frozenset(
+    {"exists", "cast", "convert", "char", "nchar", "database", "schema", "user"}
+)
 
 
 def tokenize(text: str) -> list[Token]:

@@ -55,17 +55,18 @@ _EVENT_NAMES = (
     "webkitmouseforcedown webkitmouseforceup webkitmouseforcewillbegin "
     "webkitmouseforcechanged webkitplaybacktargetavailabilitychanged wheel "
     "errorupdate filterchange layoutcomplete losecapture rowenter rowexit "
-    "datasetchanged dataavailable cellchange controlselect"
+    "datasetchanged dataavailable cellchange controlselect zoom beforeeditfocus"
 )
 EVENTS = frozenset(_EVENT_NAMES.split())
 HANDLERS = frozenset("on" + event for event in EVENTS)
 # Tags that run or load code whatever their attributes.
 LOADING_TAGS = frozenset(
     {"script", "iframe", "frame", "frameset", "object", "embed", "applet"}
-    | {"base", "isindex", "import", "portal", "xss", "xml", "svg:script"}
+    | {"base", "isindex", "import", "portal", "xss", "xml", "style", "vmlframe"}
 )
 # Tags that load code only through their attributes (checked below).
-_ATTRIBUTE_TAGS = frozenset({"meta", "link", "style"})
+_ATTRIBUTE_TAGS = frozenset({"meta", "link"})
+_ATTRIBUTE_TAG_TRIGGERS = frozenset({"http-equiv", "rel", "href", "charset"})
 # Attributes whose value is a URL that may be navigated to or loaded.
 URL_ATTRIBUTES = frozenset(
     {"href", "src", "action", "formaction", "data", "xlink:href", "background"}
@@ -95,9 +96,9 @@ _DATA_ACTIVE = re.compile(
     re.I | re.A,
 )
 # Code after a javascript: scheme: a call, a template call, an assignment.
-_CODE = re.compile(r"[\w$\])]\s*[(`]|[\w$\]]\s*=[^=]|\w\.\w+\s*\(")
+_CODE = re.compile(r"[\w$\])]\s*[(`]|[\w$\]]\s*=[^=]|\w\.\w+\s*\(|[\\\[<]")
 _HARMLESS_CODE = re.compile(r"^\s*(?:void\s*\(?\s*0\s*\)?|;)?\s*;?\s*$", re.I)
-_ATTRIBUTE_BREAKOUT = re.compile(r"(?:^|[\s\"'`/])(on[a-z]+)\s*=\s*[^\s>]", re.I | re.A)
+_ATTRIBUTE_BREAKOUT = re.compile(r"(?:^|[\s\"'`/])(on[a-z]+)\s*=\s*", re.I | re.A)
 _UNQUOTED_VALUE = re.compile(r"[\"'`][^\"'`]*|[^\s>]*")
 _CODE_CHARS = re.compile(r"[(`=.;\[{]")
 _URL_ATTRIBUTE = re.compile(
@@ -107,7 +108,8 @@ _URL_ATTRIBUTE = re.compile(
 )
 _SINK_CALL = re.compile(
     r"\b(?:" + SINKS + r")\b\s*(?:\(|`|\)\s*\(|\?\.\s*\(|\.(?:call|apply|bind)\b)"
-    r"|\bdocument\s*(?:\.|\[\s*['\"`])\s*(?:cookie|domain|write|location)\b"
+    r"|\bdocument\s*(?:\.|\[\s*['\"`])\s*(?:cookie|domain|write|writeln|location"
+    r"|body|forms|createelement|queryselector\w*|getelementby\w+|execcommand)\b"
     r"|\bwindow\s*(?:\.|\[\s*['\"`])\s*location\b|\.innerhtml\s*=",
     re.I | re.A,
 )
@@ -120,7 +122,9 @@ _PROSE = re.compile(r"[a-z]{2,}\s+[a-z]{2,}", re.I | re.A)
 _JS_BREAKOUT = re.compile(r"[\s)\]}]*[;+\-*/|&^,?:]", re.A)
 _JS_CALL = re.compile(r"[A-Za-z_$][\w$.]*\s*[(`]")
 _CSS = re.compile(
-    r":\s*expression\s*\(|-moz-binding\s*:|\bbehavior\s*:\s*url\s*\(", re.I | re.A
+    r":\s*expression\s*\(|-moz-binding\s*:|\bbehavior\s*:\s*url\s*\("
+    r"|url\s*\(\s*['\"]?\s*(?:java|vb)script",
+    re.I | re.A,
 )
 
 
@@ -141,7 +145,25 @@ def evidence(text: str) -> frozenset[str]:
         found.add("jsbreak")
     if _CSS.search(text):
         found.add("css")
+    if "[]" in text and _jsfuck(text):
+        found.add("jsfuck")
     return frozenset(found)
+
+
+def _jsfuck(text: str) -> bool:
+    """JavaScript written with ``[]()!+`` only (JSFuck), which runs anything."""
+    if len(_JSFUCK_PRIMITIVE.findall(text)) < _JSFUCK_MIN_PRIMITIVES:
+        return False
+    chars = [ch for ch in text if not ch.isspace()]
+    symbols = sum(ch in "[]()!+" for ch in chars)
+    return symbols >= _JSFUCK_SHARE * len(chars)
+
+
+# "![]", "+[]" and "[]+" are JSFuck's atoms; three of them in a value made
+# mostly of its six symbols.  A Markdown image, "![](a.png)", has one.
+_JSFUCK_PRIMITIVE = re.compile(r"!\[\]|\+\[\]|\[\]\+")
+_JSFUCK_MIN_PRIMITIVES = 3
+_JSFUCK_SHARE = 0.6
 
 
 def _tags(created: list[Tag], found: set[str]) -> None:
@@ -151,14 +173,18 @@ def _tags(created: list[Tag], found: set[str]) -> None:
             continue
         if tag.end:
             continue
-        if tag.name in LOADING_TAGS:
+        # A namespaced name counts by its local part: <v:vmlframe>.
+        if tag.name.rpartition(":")[2] in LOADING_TAGS:
             found.add("tag")
         for name, value in tag.attributes:
             _attribute(tag.name, name, value, found)
 
 
-def _attribute(tag: str, name: str, value: str, found: set[str]) -> None:
-    if name in HANDLERS and value.strip():
+def _attribute(tag: str, name: str, value: str | None, found: set[str]) -> None:
+    if value is None:
+        return  # no "=": a boolean attribute carries no code
+    if name in HANDLERS:
+        # Even "<x onend=" with no value: the page's next text becomes it.
         found.add("handler")
     elif name in URL_ATTRIBUTES and _active_url(value):
         found.add("url")
@@ -166,7 +192,7 @@ def _attribute(tag: str, name: str, value: str, found: set[str]) -> None:
         found.add("tag")
     elif name == "style" and _CSS.search(value):
         found.add("css")
-    elif tag in _ATTRIBUTE_TAGS and name in ("http-equiv", "rel", "href"):
+    elif tag in _ATTRIBUTE_TAGS and name in _ATTRIBUTE_TAG_TRIGGERS:
         found.add("tag")
 
 
@@ -187,11 +213,14 @@ def _active_url(value: str) -> bool:
 def _breaks_attribute(text: str) -> bool:
     """An event handler after a quote, space or slash: ``" onfocus=f()``."""
     for match in _ATTRIBUTE_BREAKOUT.finditer(text):
-        if match.group(1).lower() in HANDLERS:
-            code = _UNQUOTED_VALUE.match(text, match.end() - 1)
-            # "onload = ready" is prose; a handler that runs code has some.
-            if code is not None and _CODE_CHARS.search(code.group()):
-                return True
+        if match.group(1).lower() not in HANDLERS:
+            continue
+        if text[match.start()] in "\"'`":
+            return True  # a quote closed the attribute: '"onzoom='
+        code = _UNQUOTED_VALUE.match(text, match.end())
+        # "onload = ready" is prose; a handler that runs code has some.
+        if code is not None and _CODE_CHARS.search(code.group()):
+            return True
     return False
 
 
@@ -285,7 +314,7 @@ RULES = (
     Rule(
         id="xss.tag",
         family="xss",
-        pattern=r"<(?:" + _TAG_NAMES + r")|\bsrcdoc\b",
+        pattern=r"<(?:[a-z][^\s/>\x00]*:)?(?:" + _TAG_NAMES + r")|\bsrcdoc\b",
         score=5,
         confirm=_confirm("tag"),
         description="a tag that loads or runs code (iframe, object, embed ...)",
@@ -317,10 +346,18 @@ RULES = (
     Rule(
         id="xss.css",
         family="xss",
-        pattern=r"expression\s*\(|-moz-binding|\bbehavior\s*:",
+        pattern=r"expression\s*\(|-moz-binding|\bbehavior\s*:|url\s*\(",
         score=5,
         confirm=_confirm("css"),
         description="CSS that runs script in old browsers (expression(), bindings)",
+    ),
+    Rule(
+        id="xss.jsfuck",
+        family="xss",
+        pattern=r"!\[\]|\+\[\]|\[\]\+",
+        score=5,
+        confirm=_confirm("jsfuck"),
+        description="JavaScript written in six symbols (JSFuck)",
     ),
 )
 
