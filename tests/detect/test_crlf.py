@@ -18,6 +18,8 @@ MUST_FIRE = [
     ("query-name", "x", "parameter\r\n"),
     ("header", "x-forwarded-host", "example.com%0d%0aX-Injected: 1"),
     ("query", "x", "嘍Set-cookie:crlf=injection"),
+    # The breaks stripped by a filter on the way: the header is still there.
+    ("form", "login", "jsmithSet-cookie: Tamper=1041264011025374727"),
 ]
 
 MUST_NOT_FIRE = [

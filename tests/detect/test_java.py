@@ -64,7 +64,12 @@ def test_jndi_expansion_stops_at_prose() -> None:
 
 @pytest.mark.parametrize(
     "query",
-    [b"class.module.classLoader.URLs%5B0%5D=x", b"java.lang.Runtime=test"],
+    [
+        b"class.module.classLoader.URLs%5B0%5D=x",
+        b"java.lang.Runtime=test",
+        b"rO0ABQ=test",
+        b"cnVudGltZQ=x",
+    ],
 )
 def test_class_names_as_parameter_names_fire(query: bytes) -> None:
     raw = b"GET /api?" + query + b" HTTP/1.1\r\nHost: api.example\r\n\r\n"

@@ -59,6 +59,20 @@ def test_collaborator_domains_fire_anywhere(payload: str) -> None:
     assert "scanner" in families(payload, "json", "$.website")
 
 
+@pytest.mark.parametrize(
+    "path", ["/scripts/tools/drvrs.exe", "/iisadmpwd/achg.htr", "/_vti_pvt/", "/a.nsf"]
+)
+def test_probes_for_server_artefacts_fire(path: str) -> None:
+    assert "scanner" in families(path, "path", "")
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/domains/example.com", "/v1/files/report.pdf", "/v1/accounts/42"]
+)
+def test_api_paths_pass(path: str) -> None:
+    assert "scanner" not in families(path, "path", "")
+
+
 def test_scanner_headers_fire() -> None:
     raw = (
         b"GET / HTTP/1.1\r\nHost: api.example\r\n"

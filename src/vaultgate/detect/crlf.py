@@ -67,6 +67,13 @@ RULES = (
         description="a line break followed by a request line",
     ),
     Rule(
+        "crlf.header_text",
+        "crlf",
+        r"\bset-cookie2?\s*:\s*[\w.$-]+\s*=",
+        _SCORE,
+        description="a Set-Cookie header written into a value (its breaks lost)",
+    ),
+    Rule(
         "crlf.break_in_name",
         "crlf",
         r"[\r\n]",

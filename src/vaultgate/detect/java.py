@@ -207,7 +207,10 @@ _BY_ID = {rule.id: rule for rule in RULES}
 _NAME_RULES = tuple(
     (rule_id + "_name", re.compile(_BY_ID[rule_id].pattern, re.IGNORECASE))
     for rule_id in ("java.classloader", "java.class", "java.gadget")
-) + (("java.serialized_name", re.compile(_BY_ID["java.serialized"].pattern)),)
+) + tuple(
+    (rule_id + "_name", re.compile(_BY_ID[rule_id].pattern))
+    for rule_id in ("java.serialized", "java.base64_gadget")
+)
 
 
 def check_names(request: Request, paranoia: int) -> Iterable[Finding]:

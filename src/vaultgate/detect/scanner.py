@@ -64,6 +64,14 @@ RULES = (
         description="the User-Agent of a known attack or scanning tool",
     ),
     Rule(
+        "scanner.probe_path",
+        "scanner",
+        r"\.(?:exe|dll|htr|htw|ida|idq|nsf|printer)(?:/|$)|(?:^|/)_vti_[a-z]+",
+        _SCORE,
+        kinds=frozenset({"path"}),
+        description="a probe for server executables or FrontPage/IIS artefacts",
+    ),
+    Rule(
         "scanner.oast_domain",
         "scanner",
         _OAST,
