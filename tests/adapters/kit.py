@@ -103,6 +103,9 @@ def authz_proc(policy_text: str) -> Iterator[Authz]:
     try:
         _wait(running, policy_text.count("listen:"))
         yield running
+        # SIGTERM drains and exits 0, gRPC server included.
+        assert stop(running.process) == 0, running.log()[-3000:]
+        assert "adapter.stopped clean=True" in running.log()
     finally:
         stop(running.process)
         shutil.rmtree(directory, ignore_errors=True)
