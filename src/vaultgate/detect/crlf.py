@@ -69,7 +69,7 @@ RULES = (
     Rule(
         "crlf.header_text",
         "crlf",
-        r"\bset-cookie2?\s*:\s*[\w.$-]+\s*=",
+        r"set-cookie2?\s*:\s*[\w.$-]+\s*=",
         _SCORE,
         description="a Set-Cookie header written into a value (its breaks lost)",
     ),
