@@ -231,6 +231,28 @@ async def test_a_sample_rate_keeps_about_that_share_and_says_so(
     assert all(d["vaultgate"]["sample_rate"] == 0.25 for d in docs)
 
 
+async def test_a_flood_of_alerts_gets_detail_within_the_budget_only(
+    tmp_path: Path,
+) -> None:
+    gate = file_gate(tmp_path, "  detail_rate: 5/hour\n")  # no refill in the test
+    for _ in range(20):
+        await gate.send(findings=[SQLI])
+    requests = [d for d in events(gate, tmp_path) if d["event"]["kind"] == "event"]
+    assert len(requests) == 20, "alerts are never left out"
+    detailed = [d for d in requests if "detail" in d["vaultgate"]]
+    skipped = [d for d in requests if d["vaultgate"].get("detail_skipped")]
+    assert (len(detailed), len(skipped)) == (5, 15)
+    assert all(d["rule"]["name"] for d in skipped), "the reasons are still there"
+    assert gate.audit.detail_skipped == 15
+
+
+async def test_a_header_name_with_a_card_number_is_masked(tmp_path: Path) -> None:
+    gate = file_gate(tmp_path)
+    await gate.send(headers=[(CARD, "1")], findings=[SQLI])
+    headers = events(gate, tmp_path)[0]["vaultgate"]["detail"]["headers"]
+    assert "************1111" in headers
+
+
 async def test_a_refused_message_is_recorded_as_a_block(tmp_path: Path) -> None:
     gate = file_gate(tmp_path)
     gate.audit.record_refusal(

@@ -76,6 +76,9 @@ def _explicit(ex: Exchange) -> list[Alert]:
 
 def alert_types(ex: Exchange) -> list[Alert]:
     """Every alert of ``ex``: raised ones first, then derived; one per type."""
+    decision = ex.decision
+    if not ex.tags and not ex.findings and (decision is None or not decision.reasons):
+        return []  # most requests: nothing raised, nothing to derive from
     found: dict[str, Alert] = {}
     for alert in _explicit(ex):
         found.setdefault(alert["type"], alert)

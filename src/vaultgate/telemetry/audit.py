@@ -54,6 +54,7 @@ log = logging.getLogger("vaultgate.audit")
 
 register_section(Section("audit", parse_audit, parse_audit_route))
 
+_ALLOW = Action.ALLOW  # a module constant: enum attribute lookups cost
 # The scoring section's default alert threshold, for a route without one.
 DEFAULT_ALERT_SCORE = 3
 _SAMPLE_SPACE = 2**32  # crc32 values: sampling by the incident id
@@ -75,6 +76,9 @@ class AuditLog:
         # sort after the ones still to deliver.
         self._seq = max((c.last_seq for c in self.channels), default=0)
         self._closed = False
+        count, period = settings.detail_rate
+        self._detail = _Budget(count, count / period)
+        self.detail_skipped = 0
 
     def _channel(self, sink: SinkSettings) -> Channel:
         root = Path(self.settings.spool_dir) / sink.name
@@ -95,12 +99,16 @@ class AuditLog:
         RECORDER.observe(ex, status, timings, [a["type"] for a in alerts])
         if not self.channels:
             return
-        detail = bool(alerts) or _alerting(ex)
-        rate = 1.0 if detail or not _clean(ex, status) else _sample_rate(ex)
+        alerting = bool(alerts) or _alerting(ex)
+        rate = 1.0 if alerting or not _clean(ex, status) else _sample_rate(ex)
         if rate < 1.0 and zlib.crc32(ex.incident_id.encode()) >= rate * _SAMPLE_SPACE:
             return
+        detail = alerting and self._detail.take(ex.now)
         doc = request_event(ex, status, timings, detail, alerts, rate)
-        self._emit(KEPT if detail else EVENT, ex.now, orjson.dumps(doc))
+        if alerting and not detail:
+            self.detail_skipped += 1
+            doc["vaultgate"]["detail_skipped"] = "detail_rate"
+        self._emit(KEPT if alerting else EVENT, ex.now, orjson.dumps(doc))
         for alert in alerts:
             self._emit(ALERT, ex.now, orjson.dumps(alert_event(ex, alert, doc)))
 
@@ -173,10 +181,29 @@ class AuditLog:
             channel.close()
 
 
+class _Budget:
+    """A token bucket: ``burst`` at once, ``rate`` a second after that."""
+
+    __slots__ = ("burst", "rate", "tokens", "last")
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens, self.last = float(burst), 0.0
+
+    def take(self, now: float) -> bool:
+        elapsed = max(0.0, now - self.last)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
 def _alerting(ex: Exchange) -> bool:
     """A decision other than allow, or a score at the alert threshold."""
     decision = ex.decision
-    if decision is not None and decision.action is not Action.ALLOW:
+    if decision is not None and decision.action is not _ALLOW:
         return True
     scoring = ex.route.settings.get("scoring")
     threshold = getattr(scoring, "alert_score", DEFAULT_ALERT_SCORE)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from vaultgate import __version__
 from vaultgate.core.exchange import Exchange
-from vaultgate.core.masking import redact
-from vaultgate.core.model import Action, Decision
+from vaultgate.core.masking import Masker
+from vaultgate.core.model import Action, Decision, Finding
 from vaultgate.telemetry.alerts import ALERT_TAG, Alert
 
 ECS_VERSION = "8.11.0"
@@ -49,6 +50,9 @@ _SENSITIVE = re.compile(
     re.IGNORECASE,
 )
 _WEB = ("web",)
+_ALLOWED = ("access", "allowed")
+_DENIED = ("access", "denied")
+_STOPPING = frozenset(action.value for action in Action if action.stops)
 _INTRUSION = ("intrusion_detection",)
 _ECS = {"version": ECS_VERSION}
 _OBSERVER = {
@@ -78,13 +82,73 @@ class Timings:
     total_us: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    # Why the upstream failed ("connect", "timeout", "reset" ...), if it did.
-    upstream_error: str = ""
 
 
 def sensitive(name: str) -> bool:
     """Whether a header, argument or field name suggests a credential."""
-    return _SENSITIVE.search(name) is not None
+    known = _SENSITIVE_NAMES.get(name)
+    if known is None:
+        known = _SENSITIVE.search(name) is not None
+        if len(_SENSITIVE_NAMES) >= MAX_NAMES_KNOWN:
+            _SENSITIVE_NAMES.clear()
+        _SENSITIVE_NAMES[name] = known
+    return known
+
+
+# Names repeat (the same headers on every request): remember the verdict.
+_SENSITIVE_NAMES: dict[str, bool] = {}
+MAX_NAMES_KNOWN = 4096
+
+
+_SLOT = object()  # where a masked string goes back, in collection order
+
+
+def _collect(value: Any, texts: list[str]) -> Any:
+    """``value`` with each string moved to ``texts`` and left as a slot."""
+    if isinstance(value, str):
+        texts.append(value[:MAX_VALUE])
+        return _SLOT
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_collect(v, texts) for v in list(value)[:MAX_LIST]]
+    texts.append(str(value)[:MAX_VALUE])
+    return _SLOT
+
+
+def _fill(template: Any, masked: Iterator[str]) -> Any:
+    """``template`` with its slots filled from ``masked``, in order."""
+    if template is _SLOT:
+        return next(masked)
+    if isinstance(template, list):
+        return [_fill(item, masked) for item in template]
+    return template
+
+
+_MASKER: Masker | None = None
+# Paths the masker found nothing in, so that the next request for the same
+# path skips the scan.  Only clean paths are kept (no card number lingers
+# here); 10,000 of a few dozen bytes, emptied when full.
+_CLEAN_PATHS: set[str] = set()
+MAX_CLEAN_PATHS = 10_000
+
+
+def _mask_all(texts: list[str]) -> list[str]:
+    """Every text masked (``core.masking``) in one scan; never raises.
+
+    Scanning once per event, not once per string, keeps an alert's detail
+    (dozens of headers, arguments and snippets) about as cheap as a path.
+    """
+    global _MASKER
+    try:
+        if _MASKER is None:
+            _MASKER = Masker()  # every kind, as ``redact``: compiled once
+        if len(texts) == 1:  # the common case, a path: no joining needed
+            return [_MASKER.mask(texts[0])]
+        changed = _MASKER.mask_many(texts)
+    except Exception:  # an audit event must never fail a request
+        return ["[redacted:unmaskable]"] * len(texts)
+    return [changed.get(i, text) for i, text in enumerate(texts)]
 
 
 def request_event(
@@ -97,23 +161,51 @@ def request_event(
 ) -> dict[str, Any]:
     """The ECS document of one request's audit event."""
     decision = ex.decision
-    action = decision.action if decision else Action.ALLOW
-    doc = _metadata(ex, status, timings, action)
+    action = decision.action if decision is not None else Action.ALLOW
+    # Every string that leaves is masked, all in one scan: collect them in
+    # order, mask, and take them back in the same order.
+    texts: list[str] = []
+    path = ex.normalized_path[:MAX_LOGGED_PATH]
+    check_path = path not in _CLEAN_PATHS
+    if check_path:
+        texts.append(path)
+    principal = ex.principal
+    if principal is not None:
+        texts.append(principal.id[:MAX_VALUE])
+    tags = {k: _collect(v, texts) for k, v in ex.tags.items() if k != ALERT_TAG}
+    parts = _collect_detail(ex, texts) if detail else None
+    masked = iter(_mask_all(texts) if texts else ())
+
+    if check_path:
+        path = _remember_clean(path, next(masked))
+    doc = _metadata(ex, status, timings, action, path)
     _add_rules(doc, ex, decision)
     _add_context(doc, ex, alerts, sample)
-    if detail:
-        doc["vaultgate"]["detail"] = _detail(ex)
-        agent = ex.request.header("user-agent")
-        if agent:
-            doc["user_agent"] = {"original": _text(agent)}
+    if principal is not None:
+        doc["user"] = {"id": next(masked)}
+    if tags:
+        doc["vaultgate"]["tags"] = {k: _fill(v, masked) for k, v in tags.items()}
+    if parts is not None:
+        _put_detail(doc, parts, masked)
     return doc
 
 
+def _remember_clean(path: str, masked: str) -> str:
+    if masked == path:
+        if len(_CLEAN_PATHS) >= MAX_CLEAN_PATHS:
+            _CLEAN_PATHS.clear()
+        _CLEAN_PATHS.add(path)
+    return masked
+
+
 def _metadata(
-    ex: Exchange, status: int, timings: Timings, action: Action
+    ex: Exchange, status: int, timings: Timings, action: Action, path: str
 ) -> dict[str, Any]:
     request = ex.request
-    enforced = action.stops and ex.route.mode.value == "block"
+    # ``_value_``, not ``.value``: a plain attribute, no descriptor call.
+    mode = ex.route.mode._value_
+    decision = action._value_
+    enforced = decision in _STOPPING and mode == "block"
     return {
         "@timestamp": iso_time(ex.now),
         "ecs": _ECS,
@@ -121,8 +213,8 @@ def _metadata(
             "id": ex.incident_id,
             "kind": "event",
             "category": _WEB,
-            "type": ("access", "denied" if enforced else "allowed"),
-            "action": action.value,
+            "type": _DENIED if enforced else _ALLOWED,
+            "action": decision,
             "outcome": "failure" if status >= 400 else "success",
             "duration": timings.total_us * 1000,
             "dataset": "vaultgate.access",
@@ -135,12 +227,12 @@ def _metadata(
             "response": {"status_code": status, "bytes": timings.bytes_out},
             "version": request.version,
         },
-        "url": {"path": redact(ex.normalized_path[:MAX_LOGGED_PATH])},
+        "url": {"path": path},
         "vaultgate": {
             "incident_id": ex.incident_id,
             "route": ex.route.path,
-            "mode": ex.route.mode.value,
-            "decision": action.value,
+            "mode": mode,
+            "decision": decision,
             "enforced": enforced,
             "score": ex.score,
             "timings": {
@@ -165,10 +257,8 @@ def _add_context(
     doc: dict[str, Any], ex: Exchange, alerts: list[Alert], sample: float
 ) -> None:
     extra = doc["vaultgate"]
-    if ex.principal is not None:
-        doc["user"] = {"id": redact(ex.principal.id[:MAX_VALUE])}
-    if ex.request.tls is not None:
-        tls = ex.request.tls
+    tls = ex.request.tls
+    if tls is not None:
         doc["tls"] = {"version": tls.version, "client": {"server_name": tls.sni}}
         if tls.ja4:
             extra["fingerprint"] = {"ja4": tls.ja4}
@@ -178,46 +268,82 @@ def _add_context(
         extra["alerts"] = [a["type"] for a in alerts]
     if sample < 1.0:
         extra["sample_rate"] = sample
-    tags = {k: _safe(v) for k, v in ex.tags.items() if k != ALERT_TAG}
-    if tags:
-        extra["tags"] = tags
 
 
-def _detail(ex: Exchange) -> dict[str, Any]:
-    """What an analyst needs to investigate, every string masked."""
-    return {
-        "findings": [
-            {
-                "family": f.family,
-                "rule": f.rule_id,
-                "score": f.score,
-                "location": _text(f.location),
-                "snippet": _text(f.snippet),
-            }
-            for f in ex.findings[:MAX_FINDINGS]
-        ],
-        "headers": _headers(ex.request.headers),
-        "query": [
-            [_text(name, MAX_NAME), REDACTED if sensitive(name) else _text(value)]
-            for name, value in ex.request.args[:MAX_ARGS]
-        ],
-    }
+_Detail = tuple[list[Finding], list[tuple[str, bool]], list[tuple[str, bool]], bool]
+_DIGIT = re.compile(r"\d")
 
 
-def _headers(headers: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers[:MAX_HEADERS]:
-        key = _text(name.lower(), MAX_NAME)
-        shown = REDACTED if sensitive(name) else _text(value)
-        out[key] = f"{out[key]}, {shown}" if key in out else shown
-    return out
+def _collect_detail(ex: Exchange, texts: list[str]) -> _Detail:
+    """Put the detail's strings in ``texts``; what ``_put_detail`` needs."""
+    request = ex.request
+    agent = request.header("user-agent")
+    if agent:
+        texts.append(agent[:MAX_VALUE])
+    findings = ex.findings[:MAX_FINDINGS]
+    for finding in findings:
+        texts += (finding.location[:MAX_VALUE], finding.snippet[:MAX_VALUE])
+    headers = [_pair(n.lower(), v, texts) for n, v in request.headers[:MAX_HEADERS]]
+    args = [_pair(n, v, texts) for n, v in request.args[:MAX_ARGS]]
+    return findings, headers, args, bool(agent)
+
+
+def _pair(name: str, value: str, texts: list[str]) -> tuple[str, bool]:
+    """Queue a name and value for masking: ``(name, or "" if queued, hidden)``.
+
+    A name is masked only if it has a digit: every card number, IBAN and
+    national id has some, and scanning every header name would wake the
+    credential detectors on "authorization" for nothing.
+    """
+    name = name[:MAX_NAME]
+    hidden = sensitive(name)
+    if _DIGIT.search(name):
+        texts.append(name)
+        name = ""
+    if not hidden:
+        texts.append(value[:MAX_VALUE])
+    return name, hidden
+
+
+def _put_detail(doc: dict[str, Any], parts: _Detail, masked: Iterator[str]) -> None:
+    """Fill in the detail from the masked strings, in collection order."""
+    findings, headers, args, has_agent = parts
+    if has_agent:
+        doc["user_agent"] = {"original": next(masked)}
+    found = [
+        {
+            "family": f.family,
+            "rule": f.rule_id,
+            "score": f.score,
+            "location": next(masked),
+            "snippet": next(masked),
+        }
+        for f in findings
+    ]
+    shown: dict[str, str] = {}
+    for name, value in _pairs(headers, masked):
+        shown[name] = f"{shown[name]}, {value}" if name in shown else value
+    query = [list(pair) for pair in _pairs(args, masked)]
+    doc["vaultgate"]["detail"] = {"findings": found, "headers": shown, "query": query}
+
+
+def _pairs(
+    pairs: list[tuple[str, bool]], masked: Iterator[str]
+) -> Iterator[tuple[str, str]]:
+    for name, hidden in pairs:
+        shown = name or next(masked)
+        yield shown, REDACTED if hidden else next(masked)
 
 
 def alert_event(ex: Exchange, alert: Alert, request: dict[str, Any]) -> dict[str, Any]:
     """The ECS document of one alert, sharing the request event's context."""
     alert_type = alert["type"]
     extra = request["vaultgate"]
-    fields = {k: _safe(v) for k, v in list(alert.items())[:MAX_LIST] if k != "type"}
+    texts: list[str] = []
+    items = list(alert.items())[:MAX_LIST]
+    template = {k: _collect(v, texts) for k, v in items if k != "type"}
+    masked = iter(_mask_all(texts) if texts else ())
+    fields = {k: _fill(v, masked) for k, v in template.items()}
     doc_id = f"{ex.incident_id}-{alert_type}"
     doc = {
         "@timestamp": request["@timestamp"],
@@ -254,21 +380,6 @@ def alert_event(ex: Exchange, alert: Alert, request: dict[str, Any]) -> dict[str
     return doc
 
 
-def _text(value: str, limit: int = MAX_VALUE) -> str:
-    return redact(value[:limit])
-
-
-def _safe(value: Any) -> Any:
-    """A tag or alert field as it may be logged: masked, cut, JSON-friendly."""
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_safe(v) for v in list(value)[:MAX_LIST]]
-    return _text(str(value))
-
-
 _clock_second = -1
 _clock_text = ""
 
@@ -293,6 +404,7 @@ def refusal_event(
     reason: str,
 ) -> dict[str, Any]:
     """The event of a message refused before it was a request (bad framing)."""
+    method, target = _mask_all([method[:MAX_NAME], target[:MAX_LOGGED_PATH]])
     return {
         "@timestamp": iso_time(now),
         "ecs": _ECS,
@@ -310,10 +422,10 @@ def refusal_event(
         "source": {"ip": peer_ip},
         "client": {"ip": peer_ip},
         "http": {
-            "request": {"method": _text(method, MAX_NAME)},
+            "request": {"method": method},
             "response": {"status_code": status},
         },
-        "url": {"original": _text(target, MAX_LOGGED_PATH)},
+        "url": {"original": target},
         "rule": {"name": [reason]},
         "vaultgate": {
             "incident_id": incident_id,

@@ -105,7 +105,7 @@ class Recorder:
     ) -> None:
         """Count one finished request."""
         route = ex.route.path
-        decision = ex.decision.action.value if ex.decision is not None else "allow"
+        decision = ex.decision.action._value_ if ex.decision is not None else "allow"
         method = ex.request.method
         key = (route, method if method in METHODS else "OTHER", str(status), decision)
         self.requests[key] = self.requests.get(key, 0) + 1
@@ -258,6 +258,12 @@ def _audit_families(audit: AuditLog) -> Iterator[Metric]:
         "vaultgate_audit_spool_bytes": ("Bytes of the disk spool.", "spool_bytes"),
         "vaultgate_audit_sink_up": ("1 when the last delivery worked.", "healthy"),
     }
+    skipped = CounterMetricFamily(
+        "vaultgate_audit_detail_skipped",
+        "Alerting requests recorded without detail (over audit.detail_rate).",
+    )
+    skipped.add_metric([], audit.detail_skipped)
+    yield skipped
     for name, (doc, attribute) in gauges.items():
         family = GaugeMetricFamily(name, doc, labels=["sink"])
         for channel in audit.channels:

@@ -129,6 +129,10 @@ class AuditSettings:
     spool_max: int = 1024 * 1024 * 1024
     spool_fsync: bool = True  # fsync every spilled batch before forgetting it
     drain_timeout: float = 5.0  # shutdown: time to deliver what is queued
+    # Detail captured for at most 100 alerting requests a second per worker
+    # (a burst of 100): enough to investigate any attack, while a flood of
+    # blocked requests costs the proxy and the SIEM metadata events only.
+    detail_rate: tuple[int, float] = (100, 1.0)
 
     def sink_list(self) -> tuple[SinkSettings, ...]:
         """The sinks to build, the shorthand expanded."""
@@ -143,7 +147,7 @@ class AuditSettings:
 _STDOUT = SinkSettings("stdout", "stdout", StdoutOptions(), Delivery(), "audit")
 _TOP_KEYS = frozenset(
     {"sinks", "file", "sample", "spool_dir", "spool_max", "spool_fsync"}
-    | {"drain_timeout"}
+    | {"drain_timeout", "detail_rate"}
 )
 # Below this the spool's segments (an eighth of it) get too small to
 # batch well; tests use small spools, production ones are gigabytes.
@@ -172,6 +176,8 @@ def parse_audit(node: Node) -> AuditSettings:
         values["spool_fsync"] = fields["spool_fsync"].flag()
     if "drain_timeout" in fields:
         values["drain_timeout"] = fields["drain_timeout"].duration()
+    if "detail_rate" in fields:
+        values["detail_rate"] = fields["detail_rate"].rate()
     return AuditSettings(**values)
 
 
