@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test]"
+    "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test,train]"
     rm -f "$venv"/.installed-*
     touch "$stamp"
 fi

@@ -168,6 +168,9 @@ def inspect(
     findings += inspector.check_request(request)
     extraction.findings = findings
     if ex is not None:
+        # Shared with the learned models (guards.learned), which run next.
+        ex.scratch["inspection.values"] = values
+        ex.scratch["inspection.raw"] = extraction.values
         for finding in findings:
             ex.add(finding)
         if extraction.incomplete and not ex.inspection_incomplete:

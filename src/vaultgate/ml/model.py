@@ -1,0 +1,180 @@
+"""The attack-likelihood model at run time: numpy weights, one gather per batch.
+
+How this works.  A model file (``.npz``) holds one weight per hashed
+feature slot of ``features.py`` plus a bias: a linear model trained by
+``vaultgate train`` (scikit-learn) and exported so that scoring needs numpy
+only.  ``Model.logits`` hashes a batch of values at once and returns each
+value's log-odds of being an attack: a gather of the weights of every
+n-gram, token and shape slot, summed per value with ``np.bincount``.
+``Model.assess`` applies the fast path below, scores what is left in one
+batch and returns the most suspicious value.
+
+Guarantee of the fast path ("certainly clean"): a value is not scored when
+it is made only of letters, digits, spaces and ``. , - _ @ :`` (any
+script's letters and digits: ``\\w``), or, for a path, of ``/``-separated
+segments of such characters (without spaces or ``:``) and no ``..``, and
+holds none of the words an injection can be written with in that alphabet
+(``1 union select password from users`` needs no punctuation in a number
+context; ``CODE_WORDS`` lists them).  No family we model can be written
+otherwise: there is no quote, bracket, operator, escape, separator or
+markup to break out of a context with.  The property test in
+``tests/ml/test_model.py`` checks that the shipped model, run on such
+values anyway, never reaches its finding threshold, so the skip hides
+nothing the model would have said.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from vaultgate.detect.base import Value
+from vaultgate.errors import PolicyError
+from vaultgate.ml.features import (
+    FEATURE_BITS,
+    FEATURE_VERSION,
+    SHAPE_FEATURES,
+    WIDTH,
+    Floats,
+    encode,
+)
+
+CLEAN = re.compile(r"[\w .,@:\-]*")
+CLEAN_PATH = re.compile(r"(?:/[\w.\-~]*)*")
+# Words of SQL and shell that build an injection without punctuation; long
+# ones anywhere in the text, short ones as whole words.
+CODE_WORDS = re.compile(
+    r"union|select|sleep|benchmark|waitfor|delay|exec|drop|delete|insert|update"
+    r"|having|procedure|into|where|from|order|group|limit|offset|shutdown"
+    r"|\b(?:or|and|xor|not|like|rlike|regexp|div|is|null|true|false|case|when"
+    r"|then|else|end|if|by|as|in|rm|ls|id|cat|ping|wget|curl|nc|sh|bash)\b",
+    re.IGNORECASE,
+)
+# The model shipped in the package (``vaultgate train`` rebuilds it).
+SHIPPED = "attack-model.npz"
+
+
+def certainly_clean(text: str, kind: str) -> bool:
+    """True when ``text`` is in the alphabet no modelled attack can use."""
+    # isalnum() is one C loop: most ids, codes and words take it.
+    if text.isalnum() or CLEAN.fullmatch(text) is not None:
+        return CODE_WORDS.search(text) is None
+    if kind != "path" or ".." in text or CLEAN_PATH.fullmatch(text) is None:
+        return False
+    return CODE_WORDS.search(text) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The most suspicious value of a request and its attack probability."""
+
+    probability: float
+    value: Value | None
+    scored: int  # how many values the model scored (after the fast path)
+
+
+NOTHING = Assessment(0.0, None, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A linear attack-likelihood model over hashed features."""
+
+    weights: Floats  # WIDTH + 1 entries; the last one is always zero
+    bias: float
+    # The probability at which a value is reported (chosen on held-out data
+    # when training, see MODEL_CARD.md) and at which it is near-certain.
+    threshold: float
+    strong: float
+    name: str
+    # The weights as a Python list: a handful of shape slots per value are
+    # read faster from it than through numpy.
+    listed: list[float] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.listed:
+            object.__setattr__(self, "listed", self.weights.tolist())
+
+    def logits(self, texts: Sequence[str], decoded: Sequence[bool]) -> Floats:
+        """Each value's log-odds of being an attack."""
+        batch = encode(texts, decoded)
+        weights = self.weights
+        grams = np.add.reduceat(weights.take(batch.grams).sum(axis=0), batch.starts)
+        listed, shapes, step = self.listed, batch.shapes, SHAPE_FEATURES
+        result = [
+            total * scale
+            + listed[shapes[k]]
+            + listed[shapes[k + 1]]
+            + listed[shapes[k + 2]]
+            for k, total, scale in zip(
+                range(0, len(shapes), step), grams.tolist(), batch.scale, strict=True
+            )
+        ]
+        return np.array(result) + self.bias
+
+    def probabilities(self, texts: Sequence[str], decoded: Sequence[bool]) -> Floats:
+        """Each value's probability of being an attack."""
+        result: Floats = 1.0 / (1.0 + np.exp(-self.logits(texts, decoded)))
+        return result
+
+    def assess(self, values: Sequence[Value], raw: frozenset[str]) -> Assessment:
+        """Score the values that need it; ``raw`` holds the undecoded texts."""
+        todo = [v for v in values if not certainly_clean(v.text, v.kind)]
+        if not todo:
+            return NOTHING
+        texts = [v.text for v in todo]
+        logits = self.logits(texts, [t not in raw for t in texts]).tolist()
+        best = max(range(len(logits)), key=logits.__getitem__)
+        probability = 1.0 / (1.0 + math.exp(-max(-700.0, logits[best])))
+        return Assessment(probability, todo[best], len(todo))
+
+
+def save_model(path: Path, model: Model, card: dict[str, str]) -> None:
+    """Write ``model`` as a compressed ``.npz`` with its metadata."""
+    np.savez_compressed(
+        path,
+        weights=model.weights[:WIDTH].astype(np.float32),
+        bias=np.float64(model.bias),
+        threshold=np.float64(model.threshold),
+        strong=np.float64(model.strong),
+        feature_version=np.int64(FEATURE_VERSION),
+        feature_bits=np.int64(FEATURE_BITS),
+        meta=np.array(sorted(card.items()), dtype=str),
+    )
+
+
+def load_model(path: str = "") -> Model:
+    """The model at ``path``, or the shipped one; cached per path."""
+    return _load(path or str(_shipped()))
+
+
+def _shipped() -> Path:
+    return Path(str(resources.files("vaultgate") / "data" / "model" / SHIPPED))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Model:
+    try:
+        with np.load(path) as data:
+            version = int(data["feature_version"])
+            bits = int(data["feature_bits"])
+            weights = np.zeros(WIDTH + 1, dtype=np.float64)
+            if version == FEATURE_VERSION and bits == FEATURE_BITS:
+                weights[:WIDTH] = data["weights"]
+            bias = float(data["bias"])
+            threshold, strong = float(data["threshold"]), float(data["strong"])
+    except (OSError, KeyError, ValueError) as exc:
+        expected = "a model file written by vaultgate train"
+        raise PolicyError(path, "", expected, str(exc)) from None
+    if version != FEATURE_VERSION or bits != FEATURE_BITS:
+        got = f"features v{version}/{bits} bits"
+        expected = f"a model for features v{FEATURE_VERSION}/{FEATURE_BITS} bits"
+        raise PolicyError(path, "", expected, got)
+    return Model(weights, bias, threshold, strong, Path(path).name)
