@@ -127,6 +127,10 @@ def _pairs(
     for name, value in pairs:
         if not _PLAIN_NAME.fullmatch(name):
             out.add(kind + "-name", name, name, limits)
+            before, sep, after = name.partition("=")
+            if sep and not value:
+                # "pay%3DAND+1%3D1": an encoded "=" hid the value in the name.
+                out.add(kind, before, after, limits)
         if not out.add(kind, name, value, limits):
             return
 

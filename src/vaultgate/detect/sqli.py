@@ -59,6 +59,7 @@ SQL_FUNCTIONS = ATTACK_FUNCTIONS | frozenset(
     | {"unistr", "jsonb_pretty", "json_build_object", "json_extract", "md5"}
     | {"json_keys", "find_in_set", "char_length", "sha1", "ascii"}
     | {"last_insert_id", "row_count", "found_rows", "connection_id", "convert"}
+    | {"cast", "char", "nchar", "chr"}
 )
 # Statements that may follow ";" in a stacked query.
 STACKED = frozenset(
@@ -76,6 +77,8 @@ _SYSTEM_TABLE = re.compile(
     r"|all_tables|user_tables|sqlite_master|master\.|msysobjects"
 )
 _OPERAND = frozenset("nsqbTv")
+# Token kinds that can open the SQL after a breakout (not a word or literal).
+_SQL_STARTS = frozenset("o=aUK;u")
 _LITERAL = frozenset("nsqT")
 # First word of a value that may start an injection by itself.
 # Leading spaces, parentheses and comments are skipped, as the lexer does.
@@ -149,6 +152,7 @@ _CALLED = re.compile(r"\s*\(")
 
 
 _START_WORDS = frozenset({"or", "and", "xor", "not", "union", "procedure"})
+_START_WORDS |= {"having", "where"}
 _START_WORDS |= STACKED | SQL_FUNCTIONS
 
 
@@ -184,6 +188,13 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         found.add("function")
     elif kind == "K" and _words(tokens, i, "procedure") and _analyse(tokens, i + 1):
         found.add("clause")
+    elif kind == "K" and _having(tokens, i):
+        found.add("tautology")
+
+
+def _having(tokens: list[Token], i: int) -> bool:
+    """``HAVING 1=1`` opening a value."""
+    return tokens[i].text in ("having", "where") and _condition(tokens, i + 1, False)
 
 
 def _skip_arithmetic(tokens: list[Token], i: int) -> int:
@@ -229,6 +240,9 @@ def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -
     elif kind == "S" and quoted and _statement(tokens, i):
         # MSSQL runs a statement after a string with no ";" between.
         found.add("statement")
+    if quoted and kind in _SQL_STARTS and tokens[-1].kind == "c":
+        # "x'-email--": SQL after the quote, and the rest cut off.
+        found.add("comment")
 
 
 def _operator(tokens: list[Token], i: int, quoted: bool) -> bool:
@@ -269,7 +283,7 @@ def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
 def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> bool:
     kind = _kind(tokens, right)
     if not kind:
-        return False
+        return quoted  # "' or 1=": a probe, the page supplies the rest
     if quoted or kind in "f(":
         return True
     a, b = tokens[left], tokens[right]
@@ -544,7 +558,7 @@ RULES = (
     Rule(
         id="sqli.union",
         family="sqli",
-        pattern=r"\bunion\b.*select\b",
+        pattern=r"\bunion\b[^\x00]*select\b",
         score=5,
         confirm=_confirm("union"),
         description="UNION SELECT after a breakout",
@@ -566,7 +580,7 @@ RULES = (
     Rule(
         id="sqli.comment",
         family="sqli",
-        pattern=_QUOTE + _GAP + r"(?:--|#|/\*|;)",
+        pattern=_QUOTE + _GAP + r"(?:--|#|/\*|;)|" + _QUOTE + r"[^\x00]*(?:--|#|/\*)",
         score=5,
         confirm=_confirm("comment"),
         description="a string closed and the rest of the query commented out",
