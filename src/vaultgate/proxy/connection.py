@@ -63,7 +63,9 @@ class ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Incoming | Refusal] = deque()
         self.current: Incoming | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None  # lives as long as we do
+        self.busy = False  # answering a request
+        self.waiter: asyncio.Future[None] | None = None  # for the next one
         self.reading = IDLE
         self.deadline = 0.0
         self.head_bytes = 0
@@ -131,6 +133,8 @@ class ClientConnection(asyncio.Protocol):
                 item.fail(gone)
         if self.source is not None:
             self.source.fail_for_client()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)  # the task sees ``closed`` and ends
 
     def pause_writing(self) -> None:
         if self.source is not None:
@@ -146,7 +150,7 @@ class ClientConnection(asyncio.Protocol):
             self.refuse(ProtocolError(408, "header timeout"))
         elif self.reading is BODY:
             self.refuse(ProtocolError(408, "body timeout"))
-        elif self.task is None:
+        elif not self.busy:
             self.close()  # idle keep-alive, or nothing sent at all
 
     # -- parser callbacks --------------------------------------------------
@@ -154,7 +158,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.current = Incoming()
         self.reading = HEAD
-        if self.served or self.queue or self.task is not None:
+        if self.served or self.queue or self.busy:
             self.deadline = self.loop.time() + self.server.settings.header_timeout
 
     def on_url(self, data: bytes) -> None:
@@ -228,15 +232,11 @@ class ClientConnection(asyncio.Protocol):
         settings = self.server.settings
         self.deadline = self.loop.time() + settings.body_timeout if inc.has_body else 0
         inc.queued = True
-        self.queue.append(inc)
-        if self.task is None:
-            self.task = self.loop.create_task(self._serve(), name="vaultgate.client")
+        self._enqueue(inc)
 
     def _check_head(self, inc: Incoming, method: bytes) -> None:
-        wire.check_version(inc.version)
-        wire.check_method(method)
-        wire.check_target(method, inc.url)
-        if inc.hosts > 1 or (inc.hosts == 0 and inc.version == "1.1"):
+        wire.check_request_line(method, inc.version, inc.url)
+        if inc.hosts != 1 and (inc.hosts > 1 or inc.version == "1.1"):
             # RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
             raise ProtocolError(400, "missing or repeated Host")
         if inc.codings:
@@ -245,9 +245,10 @@ class ClientConnection(asyncio.Protocol):
             raise ProtocolError(413, "content-length over max_body_bytes")
         if inc.expect and inc.expect != "100-continue":
             raise ProtocolError(417, "expectation other than 100-continue")
-        if self.parser.should_upgrade() and (inc.codings or inc.length > 0):
-            # llhttp hands the body of an upgrade request to the new
-            # protocol; with no upgrade done, that body would be lost.
+        # llhttp hands the body of an upgrade request to the new protocol;
+        # with no upgrade done, that body would be lost.
+        body = inc.codings or inc.length > 0
+        if inc.upgrade and body and self.parser.should_upgrade():
             raise ProtocolError(400, "upgrade request with a body")
 
     def on_body(self, data: bytes) -> None:
@@ -262,7 +263,9 @@ class ClientConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         inc = self.current
         assert inc is not None
-        inc.finish()
+        inc.complete = True
+        if inc.waiter is not None:
+            inc.finish()
         self.current = None
         self.reading = IDLE
         self.deadline = 0.0
@@ -298,8 +301,16 @@ class ClientConnection(asyncio.Protocol):
             return
         method = self._method_so_far()
         target = inc.target if inc is not None else ""
-        self.queue.append(Refusal(error, method, target))
-        if self.task is None:
+        self._enqueue(Refusal(error, method, target))
+
+    def _enqueue(self, item: Incoming | Refusal) -> None:
+        self.queue.append(item)
+        waiter = self.waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self.task is None:
+            # One task per connection, started by its first request.
             self.task = self.loop.create_task(self._serve(), name="vaultgate.client")
 
     def _method_so_far(self) -> str:
@@ -371,25 +382,30 @@ class ClientConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """Draining: close now when idle, else after the current answer."""
         self.close_after = True
-        if self.task is None and self.reading is IDLE:
+        if not self.busy and self.reading is IDLE:
             self.close()
 
     # -- the answering task ------------------------------------------------
 
     async def _serve(self) -> None:
         try:
-            while self.queue and not self.closed:
+            while not self.closed:
+                if not self.queue:
+                    await self._wait_for_request()
+                    continue
                 item = self.queue.popleft()
-                self.resume_reading_if_room()
+                if self.read_paused:
+                    self.resume_reading_if_room()
                 if isinstance(item, Refusal):
                     refuse(self, item)
                     self.close()
                     break
-                keep = await self.answer(self, item)
+                self.busy = True
+                keep = await handle(self, item)
+                self.busy = False
                 self.served += 1
                 if not keep:
                     self.close()
-                    break
         except asyncio.CancelledError:
             self.abort()
             raise
@@ -397,8 +413,20 @@ class ClientConnection(asyncio.Protocol):
             log.exception("connection.failed peer=%s", self.peer_ip)
             self.abort()
         finally:
+            self.busy = False
             self.task = None
-            self._after_serving()
+
+    async def _wait_for_request(self) -> None:
+        if self.close_after and self.reading is not HEAD and self.current is None:
+            self.close()  # draining, or after an upgrade request
+            return
+        if self.reading is IDLE:
+            self.deadline = self.loop.time() + self.server.settings.idle_timeout
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
 
     def resume_reading_if_room(self) -> None:
         inc = self.current
@@ -406,14 +434,6 @@ class ClientConnection(asyncio.Protocol):
             inc is None or inc.buffered <= self.high_water
         ):
             self.resume_reading()
-
-    def _after_serving(self) -> None:
-        if self.closed:
-            return
-        if self.close_after and self.reading is not HEAD and self.current is None:
-            self.close()
-        elif self.reading is IDLE:
-            self.deadline = self.loop.time() + self.server.settings.idle_timeout
 
 
 def _parse_error(exc: Exception) -> ProtocolError:

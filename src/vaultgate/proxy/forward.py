@@ -70,14 +70,16 @@ async def forward(
     try:
         up = await _exchange(conn, inc, pool, head, prefix, whole)
     except UpstreamError as exc:
-        return _upstream_failure(conn, inc, ex, exc, timings)
+        return _upstream_failure(conn, inc, ex, exc)
     except ProtocolError as exc:
         return protocol_failure(conn, inc, ex, exc)
     timings.upstream_us = (perf_counter_ns() - mark) // 1000
     if guards:
-        return await _filtered(conn, inc, ex, up, guards, timings)
+        return await _filtered(conn, inc, ex, up, guards)
     lines = [b"%s: %s\r\n" % field for field in up.fields]
-    return await _relay(conn, inc, up, up.status, lines, timings)
+    if up.complete:  # the common case: a small answer, read in one go
+        return _relay_whole(conn, inc, up, up.status, lines)
+    return await _relay(conn, inc, ex, up, up.status, lines)
 
 
 def protocol_failure(
@@ -110,13 +112,14 @@ def _request_head(
         # Response filters read bodies: ask the upstream for no compression.
         lines = [x for x in lines if not x.lower().startswith(b"accept-encoding:")]
     host = b"" if inc.hosts else b"Host: %s\r\n" % pool.authority.encode("latin-1")
+    tail = conn.forwarding(inc) if conn.peer_trusted else conn.forward_tail
     return b"%s %s%s HTTP/1.1\r\n%s%s%s%s\r\n" % (
         inc.raw_method,
         pool.prefix,
         inc.url,
         host,
         b"".join(lines),
-        conn.forwarding(inc),
+        tail,
         framing,
     )
 
@@ -135,10 +138,15 @@ async def _exchange(
     no answer at all; an idempotent request whose body we still hold is
     then sent again on a new connection, as nginx does.
     """
-    up = await pool.acquire()
+    up = pool.take() or await pool.acquire()
     try:
-        await _send(conn, inc, up, head, prefix, whole)
-        await up.head()
+        if whole:
+            _send_whole(inc, up, head, prefix)
+        else:
+            await _send(conn, inc, up, head, prefix, whole)
+        while (waiter := up.head_waiter()) is not None:
+            await waiter  # awaited here: one coroutine less per request
+        up.check()
         return up
     except UpstreamError:
         stale = up.reused and not up.answered
@@ -151,11 +159,22 @@ async def _exchange(
     up = await pool.connect()
     try:
         await _send(conn, inc, up, head, prefix, whole)
-        await up.head()
+        while (waiter := up.head_waiter()) is not None:
+            await waiter
+        up.check()
     except BaseException:
         pool.release(up)
         raise
     return up
+
+
+def _send_whole(
+    inc: Incoming, up: UpstreamConnection, head: bytes, prefix: bytes
+) -> None:
+    """Send a request whose body (if any) is all in ``prefix``."""
+    up.reset(inc.method == "HEAD")
+    up.write(head + prefix if prefix else head)
+    up.deadline = up.loop.time() + up.pool.timeout
 
 
 async def _send(
@@ -201,24 +220,37 @@ def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-async def _relay(
+def _relay_whole(
     conn: ClientConnection,
     inc: Incoming,
     up: UpstreamConnection,
     status: int,
     lines: list[bytes],
-    timings: Timings,
+) -> tuple[int, bool]:
+    """Write an answer that arrived whole, in one write with its length."""
+    keep = keep_alive(conn, inc)
+    body = b"".join(up.take_pending())
+    with_body = 200 <= status != 204 and status != 304 and inc.method != "HEAD"
+    length = len(body) if with_body else up.length
+    conn.write(_head(up, status, lines, length, keep, inc.version, False) + body)
+    up.pool.release(up)
+    return status, keep
+
+
+async def _relay(
+    conn: ClientConnection,
+    inc: Incoming,
+    ex: Exchange,
+    up: UpstreamConnection,
+    status: int,
+    lines: list[bytes],
 ) -> tuple[int, bool]:
     """Write the answer's head and relay its body as it arrives."""
+    if up.complete:
+        return _relay_whole(conn, inc, up, status, lines)
     pool = up.pool
     keep = keep_alive(conn, inc)
     with_body = wire.has_body(status, inc.method == "HEAD")
-    if up.complete:
-        body = b"".join(up.take_pending())
-        length = len(body) if with_body else up.length
-        conn.write(_head(up, status, lines, length, keep, inc.version, False) + body)
-        pool.release(up)
-        return status, keep
     chunked = with_body and up.length < 0 and inc.version == "1.1"
     if with_body and up.length < 0 and not chunked:
         keep = False  # HTTP/1.0 client: the end of the connection ends the body
@@ -232,7 +264,7 @@ async def _relay(
         await up.finished()
     except UpstreamError as exc:
         if failure_kind(exc) != "client":
-            timings.upstream_error = failure_kind(exc)
+            ex.tags["upstream_error"] = failure_kind(exc)
             _log_failure(exc, status)
         conn.abort()
         pool.release(up)
@@ -274,7 +306,6 @@ async def _filtered(
     ex: Exchange,
     up: UpstreamConnection,
     guards: tuple[Guard, ...],
-    timings: Timings,
 ) -> tuple[int, bool]:
     """Let the response guards see (and perhaps rewrite) the answer."""
     status = up.status
@@ -293,14 +324,14 @@ async def _filtered(
         lines = wire.field_lines(_unframed(headers))
     except UpstreamError as exc:
         up.pool.release(up)
-        return _upstream_failure(conn, inc, ex, exc, timings)
+        return _upstream_failure(conn, inc, ex, exc)
     except Exception:
         log.exception("response_guard.failed incident=%s", ex.incident_id)
         up.close()
         up.pool.release(up)
         keep = keep_alive(conn, inc)
         return send_decision(conn, inc, INTERNAL_ERROR, ex.incident_id, keep), keep
-    return await _relay(conn, inc, up, status, lines, timings)
+    return await _relay(conn, inc, ex, up, status, lines)
 
 
 async def _rewrite(
@@ -327,13 +358,9 @@ def _unframed(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _upstream_failure(
-    conn: ClientConnection,
-    inc: Incoming,
-    ex: Exchange,
-    exc: UpstreamError,
-    timings: Timings,
+    conn: ClientConnection, inc: Incoming, ex: Exchange, exc: UpstreamError
 ) -> tuple[int, bool]:
-    timings.upstream_error = failure_kind(exc)
+    ex.tags["upstream_error"] = failure_kind(exc)
     _log_failure(exc, exc.status)
     detail = _UPSTREAM_DETAIL.get(exc.status, _UPSTREAM_DETAIL[502])
     decision = Decision(Action.BLOCK, exc.status, detail=detail)

@@ -45,7 +45,7 @@ async def handle(conn: ClientConnection, inc: Incoming) -> bool:
         inc.method,
         inc.target,
         inc.headers,
-        conn.client_ip(inc),
+        conn.client_ip(inc) if conn.peer_trusted else conn.peer_ip,
         conn.peer_ip,
         inc.version,
         server.scheme,

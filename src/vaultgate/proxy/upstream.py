@@ -75,24 +75,26 @@ class UpstreamConnection(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = 0  # bit 1: pending list full, bit 2: client slow
-        self.reset(False)
-
-    def reset(self, skip_body: bool) -> None:
-        """Prepare for the next exchange."""
-        self.skip_body = skip_body
-        self.status = 0
-        self.reason = b""
+        self.pending_bytes = 0
         self.fields: list[tuple[bytes, bytes]] = []
+        self.reason = b""
         self.length = -1
         self.coded = False
         self.connection = b""
+        self.reset(False)
+
+    def reset(self, skip_body: bool) -> None:
+        """Prepare for the next exchange (the head fields: on_message_begin)."""
+        self.skip_body = skip_body
+        self.status = 0
         self.head_size = 0
         self.interim = False
         self.head_done = False
         self.complete = False
         self.keep_alive = False
         self.error: UpstreamError | None = None
-        self.pending: list[bytes] = []
+        if self.pending_bytes or not hasattr(self, "pending"):
+            self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.pending_limit = PENDING_MAX
         self.sink: Callable[[bytes], object] | None = None
@@ -152,6 +154,7 @@ class UpstreamConnection(asyncio.Protocol):
     # -- parser callbacks --------------------------------------------------
 
     def on_message_begin(self) -> None:
+        # Also after an interim (1xx) response, whose fields are not kept.
         self.fields = []
         self.reason = b""
         self.length = -1
@@ -175,7 +178,11 @@ class UpstreamConnection(asyncio.Protocol):
         elif lname == b"transfer-encoding":
             self.coded = True
         elif lname == b"connection":
-            self.connection += b"," + value.lower()
+            tokens = value.lower()
+            if tokens == b"close":
+                self.keep_alive = False  # llhttp knows it too; read once
+            elif tokens != b"keep-alive":
+                self.connection += b"," + tokens
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -240,10 +247,19 @@ class UpstreamConnection(asyncio.Protocol):
         if self.error is not None:
             raise self.error
 
-    async def head(self) -> None:
-        """Wait for the response head; raises the connection's failure."""
-        while not self.head_done and self.error is None:
-            await self._wait()
+    def head_waiter(self) -> asyncio.Future[None] | None:
+        """A future for the response head, or None when it is here already.
+
+        The caller awaits it (again while it returns one) and then calls
+        ``check``: one coroutine less on every request than a ``head()``.
+        """
+        if self.head_done or self.error is not None:
+            return None
+        waiter = self._waiter = self.loop.create_future()
+        return waiter
+
+    def check(self) -> None:
+        """Raise the connection's failure, if it had one."""
         if self.error is not None:
             raise self.error
 
@@ -334,8 +350,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _wake_drain(self) -> None:
         if self._drain is not None and not self._drain.done():
@@ -378,6 +396,10 @@ class UpstreamPool:
         self.closing = False
         self._idle: list[UpstreamConnection] = []
         self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> UpstreamConnection | None:
+        """An idle connection, if one is ready (the common, cheap case)."""
+        return self._take_idle() if self._idle else None
 
     async def acquire(self) -> UpstreamConnection:
         """An idle connection, a new one, or the next one released."""

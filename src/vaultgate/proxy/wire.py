@@ -68,6 +68,16 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _STATUS_LINES: dict[int, bytes] = {}
 
 
+def check_request_line(method: bytes, version: str, url: bytes) -> None:
+    """Refuse a request line with a version, method or target we refuse."""
+    if version != "1.1" and version != "1.0":
+        check_version(version)
+    if method not in METHODS:
+        check_method(method)
+    if url[:1] != b"/" or b"#" in url:
+        check_target(method, url)
+
+
 def check_version(version: str) -> None:
     """Refuse HTTP/0.9 and versions other than 1.0 and 1.1 (RFC 9112 2.3)."""
     if version != "1.1" and version != "1.0":
