@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,29 @@ async def test_missing_token_variable_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="NO_SUCH to be set") as caught:
         Gate(text)
     assert "p.yaml: audit.sinks[0]: splunk_hec.token_env" in str(caught.value)
+
+
+async def test_events_spooled_before_a_crash_are_delivered_after_it(
+    tmp_path: Path, hec_receiver: HttpReceiver
+) -> None:
+    hec_receiver.stop()
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("crash_worker.py")),
+        str(tmp_path / "spool"),
+        str(hec_receiver.port),
+        "300",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert worker.stdout is not None
+    line = await asyncio.wait_for(worker.stdout.readline(), 60)
+    assert line == b"spooled\n"
+    worker.kill()  # SIGKILL: no close, no flush
+    await worker.wait()
+
+    hec_receiver.start()
+    gate = Gate(hec_policy(tmp_path, hec_receiver.port))
+    await gate.audit.start()
+    assert await until(lambda: len(hec_receiver.events) == 300)
+    await gate.audit.aclose()
+    assert hec_receiver.ids() == [f"crash-{i:05d}" for i in range(300)]

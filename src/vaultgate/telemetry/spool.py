@@ -103,12 +103,30 @@ class Spool:
         if not records:
             return
         with self._mutex:
-            tail = self._segments[-1] if self._segments else None
-            if self._writer is None or tail is None or tail.size >= self._segment_max:
-                tail = self._open_tail(records[0].seq)
-            assert self._writer is not None
-            self._write(self._writer, tail, records)
+            lines = [to_spool_line(r) for r in records]
+            start = 0
+            while start < len(records):
+                tail = self._open_tail_with_room(records[start].seq)
+                end = self._fitting(lines, start, self._segment_max - tail.size)
+                assert self._writer is not None
+                self._write(self._writer, tail, records[start:end], lines[start:end])
+                start = end
             self._make_room()
+
+    def _open_tail_with_room(self, first: int) -> _Segment:
+        tail = self._segments[-1] if self._segments else None
+        if self._writer is None or tail is None or tail.size >= self._segment_max:
+            tail = self._open_tail(first)
+        return tail
+
+    @staticmethod
+    def _fitting(lines: list[bytes], start: int, room: int) -> int:
+        """The end of the lines from ``start`` that fit in ``room`` (one at least)."""
+        end, used = start + 1, len(lines[start])
+        while end < len(lines) and used + len(lines[end]) <= room:
+            used += len(lines[end])
+            end += 1
+        return end
 
     def insert_head(self, records: Sequence[Record]) -> None:
         """Add records older than every record spooled (a failed batch)."""
@@ -116,8 +134,9 @@ class Spool:
             return
         with self._mutex:
             segment = _Segment(self._name(records[0].seq), records[0].seq)
+            lines = [to_spool_line(r) for r in records]
             with open(segment.path, "ab") as handle:
-                self._write(handle, segment, records)
+                self._write(handle, segment, records, lines)
             self._segments.insert(0, segment)
             self._segments.sort(key=lambda s: s.first)
             self._done_in_head = 0
@@ -134,9 +153,13 @@ class Spool:
         return segment
 
     def _write(
-        self, handle: BinaryIO, segment: _Segment, records: Sequence[Record]
+        self,
+        handle: BinaryIO,
+        segment: _Segment,
+        records: Sequence[Record],
+        lines: list[bytes],
     ) -> None:
-        data = b"".join(to_spool_line(r) for r in records)
+        data = b"".join(lines)
         handle.write(data)
         handle.flush()
         if self._fsync:
