@@ -88,6 +88,11 @@ MUST_FIRE = [
     ("procedure analyse()", "sqli.clause"),
     ("information_schema", "sqli.schema"),
     ("id::int", "sqli.cast"),
+    (", FIND_IN_SET('22', Category)", "sqli.function"),
+    ("AND 2771=1709)", "sqli.tautology"),
+    ("HAVING 1=1", "sqli.tautology"),
+    ("test' or 1=", "sqli.tautology"),
+    ("x'-email--", "sqli.comment"),
     ("OR '{\"b\":2}'::jsonb <@ '{\"a\":1}'::jsonb", "sqli.cast"),
 ]
 

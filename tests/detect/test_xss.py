@@ -61,6 +61,17 @@ MUST_FIRE = [
     ("\\'-alert(1)//", "xss.jsbreak"),
     ('"));if(!self.x)self.x=!alert(1)}catch(e){}//', "xss.jsbreak"),
     ('<div style="width:expression(alert(1))">', "xss.css"),
+    ("x=x:url(javascript:alert(1))", "xss.css"),
+    ("(![]+[])[+!+[]]+(![]+[])[!+[]+!+[]]", "xss.jsfuck"),
+    ('window["alert"](window["document"]["cookie"])', "xss.call"),
+    ('self[/*foo*/"alert"](1)', "xss.call"),
+    ("[].sort.call`${alert}1337`", "xss.call"),
+    ('document.querySelector("p").textContent="XSS"', "xss.call"),
+    ("<x onend=", "xss.handler"),
+    ('"onzoom=', "xss.handler"),
+    ('<v:vmlframe src="foo.com/sup.fml"/>', "xss.tag"),
+    ("<STYLE>@import'http://xss.example/x.css';</STYLE>", "xss.tag"),
+    ('<meta charset="UTF-7">', "xss.tag"),
 ]
 
 # Prose with HTML and script words, angle brackets, e-mail addresses, code
@@ -106,6 +117,9 @@ MUST_NOT_FIRE = [
     "<-- back",
     "-->",
     "<<EOF",
+    "![](receipt.png) and ![](invoice.png)",
+    "Top [3] payees",
+    "Call me at 5",
 ]
 
 

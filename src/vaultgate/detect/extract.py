@@ -125,7 +125,8 @@ def _pairs(
     pairs: list[tuple[str, str]], kind: str, out: Extraction, limits: Limits
 ) -> None:
     for name, value in pairs:
-        if not _PLAIN_NAME.fullmatch(name):
+        # A name with no value ("?INFORMATION_SCHEMA") is all the payload.
+        if not value or not _PLAIN_NAME.fullmatch(name):
             out.add(kind + "-name", name, name, limits)
             before, sep, after = name.partition("=")
             if sep and not value:

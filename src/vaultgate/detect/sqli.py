@@ -59,7 +59,7 @@ SQL_FUNCTIONS = ATTACK_FUNCTIONS | frozenset(
     | {"unistr", "jsonb_pretty", "json_build_object", "json_extract", "md5"}
     | {"json_keys", "find_in_set", "char_length", "sha1", "ascii"}
     | {"last_insert_id", "row_count", "found_rows", "connection_id", "convert"}
-    | {"cast", "char", "nchar", "chr"}
+    | {"cast", "char", "nchar", "chr", "rtrim", "ltrim", "uncompress"}
 )
 # Statements that may follow ";" in a stacked query.
 STACKED = frozenset(
@@ -83,7 +83,7 @@ _LITERAL = frozenset("nsqT")
 # First word of a value that may start an injection by itself.
 # Leading spaces, parentheses and comments are skipped, as the lexer does.
 _STARTERS = re.compile(
-    r"(?:[\s(]|[-+*/%^|&~!]|/\*!\d*|\*/|/\*.*?\*/)*"
+    r"(?:[\s(,]|[-+*/%^|&~!]|/\*!\d*|\*/|/\*.*?\*/)*"
     r"(?:[-+]?[\d.]|[;)@|&!'\"`]|([a-z_][\w.$]*))",
     re.S,
 )
@@ -163,7 +163,7 @@ def _kind(tokens: list[Token], i: int) -> str:
 def _bare(tokens: list[Token], found: set[str]) -> None:
     """A value that is SQL from its first token (numeric context)."""
     i = 0
-    while _kind(tokens, i) == "(" or (
+    while _kind(tokens, i) in ("(", ",") or (
         _kind(tokens, i) == "a" and not tokens[i].text.isalpha()
     ):
         i += 1
@@ -523,7 +523,7 @@ def _words_re(words: frozenset[str] | set[str], boundary: bool = True) -> str:
 _GAP = r"(?:[\s)+]|/\*.*?\*/|/\*!\d*|\*/)*"
 # The start of a value that is SQL from its first token (``_bare``): signs
 # and parentheses, then perhaps a number and arithmetic on it.
-_START = r"^(?:[\s(]|/\*.*?\*/|/\*!\d*|\*/|[-+*/%^|&~!])*"
+_START = r"^(?:[\s(,]|/\*.*?\*/|/\*!\d*|\*/|[-+*/%^|&~!<>])*"
 _NUMBER = r"(?:0x[0-9a-f]+|0b[01]+|\d[\d.]*(?:e[+-]?\d+)?|\.\d+)"
 _NUMBERS = _NUMBER + r"(?:" + _GAP + r"[-+*/%^|&~]" + _GAP + _NUMBER + r")*"
 _QUOTE = "['\"`]"
@@ -534,7 +534,8 @@ _OPERATORS = r"(?:[-+*/%^|&~=<>!]|(?:like|rlike|ilike|regexp|similar|is|in"
 _OPERATORS += r"|between|sounds|glob|match|escape|div|mod)\b)"
 _STATEMENT_WORDS = frozenset(_STATEMENT_CHECKS)
 _SCHEMAS = (
-    "information_schema|pg_catalog|pg_shadow|mysql\\.user|mysql\\.db|sysobjects"
+    "information_schema|schema_name|pg_catalog|pg_shadow|mysql\\.user|mysql\\.db"
+    "|sysobjects|tempdb|msdb"
     "|syscolumns|msysaccessobjects|msysobjects|sqlite_master|all_tables"
     "|user_tables"
 )

@@ -110,7 +110,12 @@ _SINK_CALL = re.compile(
     r"\b(?:" + SINKS + r")\b\s*(?:\(|`|\)\s*\(|\?\.\s*\(|\.(?:call|apply|bind)\b)"
     r"|\bdocument\s*(?:\.|\[\s*['\"`])\s*(?:cookie|domain|write|writeln|location"
     r"|body|forms|createelement|queryselector\w*|getelementby\w+|execcommand)\b"
-    r"|\bwindow\s*(?:\.|\[\s*['\"`])\s*location\b|\.innerhtml\s*=",
+    r"|\bwindow\s*(?:\.|\[\s*['\"`])\s*location\b|\.innerhtml\s*="
+    # A global's member by a computed name: window["alert"], self["x"].
+    r"|\b(?:window|self|top|parent|frames|globalthis|document)\s*"
+    r"(?:/\*[^*]*\*/\s*)*\)?\s*\[\s*(?:/\*[^*]*\*/\s*)*['\"`]"
+    # A tagged template call or a sink inside one: .call`..`, `${alert}`.
+    r"|\.(?:call|apply|bind)\s*`|\$\{\s*(?:" + SINKS + r")\b",
     re.I | re.A,
 )
 # Arguments that are code: empty, a number, a string, a member access or
@@ -330,7 +335,10 @@ RULES = (
     Rule(
         id="xss.call",
         family="xss",
-        pattern=r"\b(?:" + SINKS + r"|document|window)\b|\.innerhtml",
+        pattern=(
+            r"\b(?:" + SINKS + r"|document|window|self|top|parent|frames|globalthis)\b"
+            r"|\.innerhtml|\.(?:call|apply|bind)\s*`"
+        ),
         score=5,
         confirm=_confirm("call"),
         description="a call of alert, eval, fetch ... or document.cookie",
