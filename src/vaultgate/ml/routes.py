@@ -14,19 +14,22 @@ shape, however many requests it sends (poisoning resistance).
 Enforcement asks, for a request, what is far outside what was learnt:
 
 - a parameter value with a character class, punctuation mark or type the
-  parameter never showed, or more than ``LENGTH_SLACK`` times longer than
-  the longest value seen;
+  parameter never showed (a narrower type passes where a broader one was
+  learnt: an int where text was seen), or more than ``LENGTH_SLACK`` times
+  longer than the longest value seen;
 - a value outside a *closed* enumeration;
 - a parameter name a *closed* route never had, a method a closed route
   never served, a path segment a *closed* directory never had.
 
 "Closed" is Good-Turing's estimate of unseen mass: among ``n``
 observations, those of items seen exactly once (``n1``) estimate the
-chance that the next observation is new, ``n1 / n``.  A set is closed when
-it has enough observations (``MIN_OBSERVATIONS``) and that chance is below
-``OPEN_MASS``: the 12 pages of a shop are closed after a few hundred
-requests, the ids of ``/accounts/{id}`` never are (and ids are folded to
-``{int}``/``{uuid}``/``{hex}`` placeholders first in any case).
+chance that the next observation is new, ``n1 / n``; here "seen once" is
+"shown by fewer than ``min_clients`` clients", the items not trusted yet.
+A set is closed when it has enough observations (``MIN_OBSERVATIONS``) and
+that chance is below ``OPEN_MASS``: the 12 pages of a shop are closed
+after a few hundred requests, the ids of ``/accounts/{id}`` never are
+(and ids are folded to ``{int}``/``{uuid}``/``{hex}`` placeholders first
+in any case).
 
 The model is a plain JSON document, so it can be kept in a file, merged
 from several processes and built offline from recorded traffic.
@@ -54,9 +57,12 @@ MAX_ENUM_LENGTH = 64
 MAX_CHILDREN = 512
 MAX_PARAMS = 256
 # A closed set needs this many observations, and under this share of them
-# may be of items seen once (the estimated chance of a new one).
+# may be of items not yet trusted (the estimated chance of a surprise).
+# 1 in 2,000 per parameter: measured on CSIC 2010 (learn on one half of
+# the normal traffic, measure on the other), 0.002 flagged 2.6 times as
+# many normal requests for 0.4 points more anomalous ones.
 MIN_OBSERVATIONS = 200
-OPEN_MASS = 0.002
+OPEN_MASS = 0.0005
 # A value this many times longer than the longest one seen (plus a fixed
 # margin for short fields) is far outside the parameter's shape.
 LENGTH_SLACK = 2.0
@@ -80,6 +86,20 @@ _ID_SEGMENT = (
 )
 _INDEX = re.compile(r"\[\d+\]")
 _PARAM_KINDS = frozenset({"query", "form", "json", "multipart"})
+
+
+# Each type's broader ones: a parameter that took text takes an int too.
+_BROADER = {
+    "int": ("decimal", "text"),
+    "decimal": ("text",),
+    "uuid": ("text",),
+    "hex": ("text",),
+    "date": ("text",),
+    "email": ("text",),
+    "word": ("text",),
+    "text": (),
+    "empty": (),
+}
 
 
 def value_type(text: str) -> str:
@@ -180,11 +200,16 @@ class Counted:
         total = sum(self.counts.values()) + self.overflow
         if total < MIN_OBSERVATIONS or self.overflow:
             return False
-        trusted = [i for i in self.counts if self.trusted(i, min_clients)]
-        if not trusted:
-            return False
-        once = sum(1 for count in self.counts.values() if count == 1)
-        return once / total < OPEN_MASS
+        # Items not (yet) trusted estimate how often the next observation
+        # will be surprising: Good-Turing's n1 / n, "seen once" read as
+        # "shown by fewer than min_clients clients".  They are counted by
+        # the clients that showed them, so one client flooding odd values
+        # cannot make a set look open.
+        rare: set[str] = set()
+        for clients in self.clients.values():
+            if len(clients) < min_clients:
+                rare.update(clients)
+        return len(rare) < total * OPEN_MASS
 
     def novel(self, item: str, min_clients: int) -> bool:
         """A closed set, and ``item`` is not among its trusted members."""
@@ -253,13 +278,18 @@ class Param:
         if self.values.closed(min_clients):
             return ["enum"] if self.values.novel(text, min_clients) else []
         found = []
-        if self.types.novel(value_type(text), min_clients):
+        if self._novel_type(value_type(text), min_clients):
             found.append("type")
         if any(self.classes.novel(c, min_clients) for c in classes(text)):
             found.append("chars")
         if self._too_long(len(text), min_clients):
             found.append("length")
         return found
+
+    def _novel_type(self, kind: str, min_clients: int) -> bool:
+        if not self.types.novel(kind, min_clients):
+            return False
+        return not any(self.types.trusted(b, min_clients) for b in _BROADER[kind])
 
     def _too_long(self, length: int, min_clients: int) -> bool:
         longest = self.max_length(min_clients)
