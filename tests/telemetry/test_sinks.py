@@ -236,3 +236,33 @@ async def test_no_secret_or_full_card_number_reaches_any_sink(
         assert b"************1111" in output or where == "log", where
         for secret in (*SECRETS, HEC_TOKEN, "hook-secret-1"):
             assert secret.encode() not in output, (where, secret)
+
+
+@pytest.mark.parametrize(
+    ("status", "delivered", "dropped"),
+    [
+        (413, 12, {}),  # too large: split in two, both halves delivered
+        (429, 12, {}),  # throttled: retried
+        (422, 0, {("rejected", "allowed"): 12}),  # refused for good: counted
+    ],
+)
+async def test_webhook_answers_decide_between_split_retry_and_reject(
+    tmp_path: Path, status: int, delivered: int, dropped: dict[tuple[str, str], int]
+) -> None:
+    receiver = HttpReceiver()
+    receiver.start()
+    receiver.fail_next(1, status)
+    sink = f"    - webhook: {{url: 'http://127.0.0.1:{receiver.port}/', {FAST}}}\n"
+    gate = Gate(policy(tmp_path, sink))
+    await gate.burst(12)
+    await gate.audit.start()
+    channel = gate.audit.channels[0]
+    assert await until(lambda: channel.stats.delivered + len(channel.stats.dropped) > 0)
+    assert await until(lambda: len(receiver.events) == delivered, 2)
+    await gate.audit.aclose()
+    receiver.stop()
+    assert channel.stats.dropped == dropped
+    if delivered:
+        assert receiver.ids() == expected_ids(gate.sent)
+    if status == 413:
+        assert [len(b.splitlines()) for b in receiver.bodies] == [12, 6, 6]
