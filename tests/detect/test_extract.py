@@ -64,11 +64,11 @@ def test_path_query_cookies_and_selected_headers() -> None:
         ("query-name", "weird name", "weird name"),
         ("query", "weird name", "1"),
         ("query", "*", "page=2&q=a'b&weird name=1"),
-        ("cookie", "session", "abc"),
-        ("cookie", "theme", "dark"),
         ("header", "user-agent", UA[1]),
         ("header", "referer", "https://shop.example/cart"),
         ("header", "x-note", "hello"),
+        ("cookie", "session", "abc"),
+        ("cookie", "theme", "dark"),
     ]
 
 

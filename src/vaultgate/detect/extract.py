@@ -27,7 +27,7 @@ import graphql
 from vaultgate.core.model import Finding
 from vaultgate.core.request import Request, form_decode
 from vaultgate.detect.base import Value
-from vaultgate.detect.normalize import MIN_BASE64_CHARS as _BASE64_MIN
+from vaultgate.detect.normalize import not_base64
 
 # 32 levels: ten more than the deepest legitimate payment document we know
 # of; deeper nesting is a parser-exhaustion attempt more often than data.
@@ -103,8 +103,8 @@ def extract(request: Request, limits: Limits = Limits()) -> Extraction:
         args = _graphql_args(args, out, limits)
     _pairs(args, "query", out, limits)
     _whole(request.query, "query", out, limits)
-    _pairs(request.cookies, "cookie", out, limits)
-    _headers(request.headers, out, limits)
+    if _headers(request.headers, out, limits):
+        _pairs(request.cookies, "cookie", out, limits)
     if request.body:
         _body(request, out, limits)
     if request.body_truncated:
@@ -117,7 +117,7 @@ def _path(path: str, out: Extraction, limits: Limits) -> None:
     for index, segment in enumerate(path.split("/")[1:], 1):
         # A plain segment is seen in the whole path, unless it may be
         # Base64, which is decoded per value.
-        if not _PLAIN_SEGMENT.fullmatch(segment) or len(segment) >= _BASE64_MIN:
+        if not _PLAIN_SEGMENT.fullmatch(segment) or not not_base64(segment):
             out.add("path", str(index), segment, limits)
 
 
@@ -143,14 +143,14 @@ def _whole(encoded: str, kind: str, out: Extraction, limits: Limits) -> None:
     parser; the application may still join them, and the whole string
     shows it as the attacker wrote it.
     """
-    if "&" in encoded and any(not _split_cleanly(p) for p in encoded.split("&")):
+    if "&" in encoded and _CLEAN_FIELDS.fullmatch(encoded) is None:
         out.add(kind, "*", form_decode(encoded), limits)
 
 
-def _split_cleanly(part: str) -> bool:
-    """A ``name=value`` field whose name is plain: nothing was cut here."""
-    name, sep, _ = part.partition("=")
-    return bool(sep) and _PLAIN_NAME.fullmatch(name) is not None
+# Fields that all read ``name=value`` with plain names: nothing was cut.
+_CLEAN_FIELDS = re.compile(
+    r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}=[^&]*(?:&[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}=[^&]*)*"
+)
 
 
 def _graphql_args(
@@ -166,13 +166,17 @@ def _graphql_args(
     return rest
 
 
-def _headers(headers: list[tuple[str, str]], out: Extraction, limits: Limits) -> None:
+def _headers(headers: list[tuple[str, str]], out: Extraction, limits: Limits) -> bool:
+    """Add the inspected headers; whether the request has a Cookie header."""
+    cookies = False
     for name, value in headers:
         key = name.lower()
         if key in SKIPPED_HEADERS and key not in limits.headers:
             continue
         if key in _ALWAYS_HEADERS or key.startswith("x-") or key in limits.headers:
             out.add("header", key, value, limits)
+        cookies = cookies or key == "cookie"
+    return cookies
 
 
 # -- bodies ---------------------------------------------------------------------

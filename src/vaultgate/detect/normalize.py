@@ -136,7 +136,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
             (plain or _plain(text, value.kind))
             and value.kind != "path"
             and ("+" not in text or value.kind not in _PLUS_KINDS)
-            and (len(text) < MIN_BASE64_CHARS or _not_base64(text))
+            and (len(text) < MIN_BASE64_CHARS or not_base64(text))
         ):
             out.append(value)
         else:
@@ -144,8 +144,10 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
     return out
 
 
-def _not_base64(text: str) -> bool:
+def not_base64(text: str) -> bool:
     """Cheap certainty that ``text`` is not Base64 worth decoding."""
+    if len(text) < MIN_BASE64_CHARS:
+        return True
     if text.isdigit() or text.islower() or text.isupper():
         return True
     return " " in text and text.count(" ") > len(text) // 24
@@ -253,7 +255,7 @@ def _base64_text(text: str) -> str | None:
     """The printable text a Base64-looking value (or data URL) decodes to."""
     if len(text) < MIN_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
         return None
-    if _not_base64(text):
+    if not_base64(text):
         # Ids, hex digests, IBANs, words and prose: Base64 of text mixes
         # cases and has no spaces (bar a "+" turned into one).
         return None
