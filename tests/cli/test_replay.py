@@ -58,7 +58,8 @@ HAR = {
                 "startedDateTime": "2024-05-01T10:00:01.000Z",
                 "request": {
                     "method": "GET",
-                    "url": "https://api.bank.example/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+                    "url": "https://api.bank.example/search?q="
+                    "%3Cscript%3Ealert(1)%3C/script%3E",
                     "httpVersion": "HTTP/1.1",
                     "headers": [],
                 },

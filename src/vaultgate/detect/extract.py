@@ -27,6 +27,7 @@ import graphql
 from vaultgate.core.model import Finding
 from vaultgate.core.request import Request, form_decode
 from vaultgate.detect.base import Value
+from vaultgate.detect.engine import mask_cards
 from vaultgate.detect.normalize import not_base64
 
 # 32 levels: ten more than the deepest legitimate payment document we know
@@ -148,9 +149,8 @@ def _whole(encoded: str, kind: str, out: Extraction, limits: Limits) -> None:
 
 
 # Fields that all read ``name=value`` with plain names: nothing was cut.
-_CLEAN_FIELDS = re.compile(
-    r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}=[^&]*(?:&[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}=[^&]*)*"
-)
+_CLEAN_FIELD = r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}=[^&]*"
+_CLEAN_FIELDS = re.compile(_CLEAN_FIELD + "(?:&" + _CLEAN_FIELD + ")*")
 
 
 def _graphql_args(
@@ -339,7 +339,7 @@ def _xml(body: bytes, out: Extraction, limits: Limits) -> None:
     declared = _DOCTYPE.search(body)
     if declared is not None:
         start = declared.start()
-        snippet = _text(body[start : start + _DOCTYPE_SNIPPET])
+        snippet = mask_cards(_text(body[start : start + _DOCTYPE_SNIPPET]))
         out.findings.append(
             Finding("xxe", "xxe.doctype", 5, "xml:", snippet, confidence=1.0)
         )
