@@ -4,9 +4,10 @@ How this works: at policy load each route gets an ``Inspector`` for its
 paranoia level and exclusions (routes with the same rule set share one
 compiled database).  Per request the guard extracts the values
 (``detect.extract``), decodes them (``detect.normalize``), scans them and
-runs the request-level checks, and adds every finding to the exchange.  It
-never decides: the scoring guard turns the findings, and an incomplete
-inspection, into the decision.
+runs the request-level checks, and adds every finding to the exchange (and
+the values to ``ex.scratch`` for later guards).  It never decides: the
+scoring guard turns the findings, and an incomplete inspection, into the
+decision.
 
 Policy keys (top level and per route; a route's ``exclude`` adds to the
 top-level list, its ``headers`` add to the top-level ones)::
@@ -49,6 +50,10 @@ from vaultgate.guards.base import Guard, Services, register_guard
 MAX_PARANOIA = 4
 # Decoding rounds a policy may ask for; more than 5 nests no real encoder.
 MAX_DECODE_ROUNDS_ALLOWED = 5
+# Where the guard leaves the request's values for later guards (the learned
+# model reads them instead of extracting the request a second time).
+SCRATCH_VALUES = "inspection.values"  # decoded forms, as scanned
+SCRATCH_RAW = "inspection.raw"  # as extracted, before decoding
 # Finding ids emitted outside the rule registry (by extraction itself).
 _EXTRA_IDS = frozenset({"xxe.doctype"})
 
