@@ -158,3 +158,12 @@ def test_policy_mistakes_say_where(section: str, where: str) -> None:
     with pytest.raises(PolicyError) as error:
         parse_policy(f"upstream: http://127.0.0.1:9\ninspection: {section}\n")
     assert error.value.path == where
+
+
+def test_values_are_left_for_later_guards(tmp_path: Path) -> None:
+    # The learned model reads these instead of extracting the request again.
+    ex = Gate(tmp_path).send("/payments", {"memo": "rent%20march"})
+    decoded = {(v.kind, v.name, v.text) for v in ex.scratch["inspection.values"]}
+    raw = {(v.kind, v.name, v.text) for v in ex.scratch["inspection.raw"]}
+    assert ("json", "$.memo", "rent march") in decoded
+    assert ("json", "$.memo", "rent%20march") in raw
