@@ -1,25 +1,45 @@
-"""Dangerous uploads: files a server would execute or obey."""
+"""Dangerous uploads: files a server would execute or obey, or write elsewhere."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.detect.family_cases import families, request_rules
+from tests.detect.family_cases import request_rules
+
+
+def upload(file_name: str, field: str = "file") -> bytes:
+    """A browser-like multipart upload of one file."""
+    body = (
+        b'--B0und4ry\r\nContent-Disposition: form-data; name="'
+        + field.encode()
+        + b'"; filename="'
+        + file_name.encode()
+        + b'"\r\nContent-Type: application/octet-stream\r\n\r\nDATA\r\n--B0und4ry--\r\n'
+    )
+    head = (
+        b"POST /v1/documents HTTP/1.1\r\nHost: api.bank.example\r\n"
+        b"Content-Type: multipart/form-data; boundary=B0und4ry\r\n"
+    )
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
 
 DANGEROUS = [
-    "shell.php",
-    "shell.php5",
-    "a.phtml",
-    "a.php....",
-    "a.php. ",
-    "cmd.jsp",
-    "cmd.jspx",
-    "x.aspx",
-    ".htaccess",
-    "web.config",
-    ".user.ini",
-    "wp-config.php",
-    "sess_d8ew88tqmabdcokhumchy8htqm",
+    ("shell.php", "upload.php"),
+    ("shell.php5", "upload.php"),
+    ("a.phtml", "upload.php"),
+    ("a.php....", "upload.php"),
+    ("a.php. ", "upload.php"),
+    ("cmd.jsp", "upload.jsp"),
+    ("cmd.jspx", "upload.jsp"),
+    ("x.aspx", "upload.asp"),
+    (".htaccess", "upload.config"),
+    ("web.config", "upload.config"),
+    (".user.ini", "upload.config"),
+    ("wp-config.php", "upload.php"),
+    ("sess_d8ew88tqmabdcokhumchy8htqm", "upload.php_session"),
+    ("../../evil.sh", "traversal.filename"),
+    ("..\\1.7z", "traversal.filename"),
+    ("/etc/cron.d/job", "traversal.filename"),
 ]
 ORDINARY = [
     "statement.pdf",
@@ -28,17 +48,20 @@ ORDINARY = [
     "passport scan.jpeg",
     "php-basics-course.pdf",
     "config.json",
+    "Kontoauszug März.pdf",
+    "résumé..final.docx",
 ]
 
 
-@pytest.mark.parametrize("name", DANGEROUS)
-def test_dangerous_file_names_fire(name: str) -> None:
-    assert "upload" in families(name, "filename", "file")
+@pytest.mark.parametrize(("name", "rule"), DANGEROUS)
+def test_dangerous_file_names_fire(name: str, rule: str) -> None:
+    assert rule in request_rules(upload(name))
 
 
 @pytest.mark.parametrize("name", ORDINARY)
 def test_ordinary_file_names_pass(name: str) -> None:
-    assert "upload" not in families(name, "filename", "file")
+    rules = request_rules(upload(name))
+    assert not {r for r in rules if r.startswith(("upload.", "traversal."))}
 
 
 @pytest.mark.parametrize("header", [b"X-File-Name", b"X_Filename", b"X.Filename"])
@@ -47,6 +70,15 @@ def test_upload_headers_fire(header: bytes) -> None:
     assert "upload.php" in request_rules(raw)
 
 
+def test_paths_and_addresses_ending_like_scripts_pass() -> None:
+    raw = (
+        b"GET /shop/index.jsp?email=ola@example.pl HTTP/1.1\r\n"
+        b"Host: api.bank.example\r\n\r\n"
+    )
+    assert not {r for r in request_rules(raw) if r.startswith("upload.")}
+
+
 def test_double_extension_waits_for_paranoia_2() -> None:
-    assert "upload" not in families("photo.php.jpg", "filename", "file")
-    assert "upload" in families("photo.php.jpg", "filename", "file", paranoia=2)
+    assert "upload.php_double_extension" not in request_rules(upload("a.php.jpg"))
+    rules = request_rules(upload("a.php.jpg"), paranoia=2)
+    assert "upload.php_double_extension" in rules

@@ -14,12 +14,40 @@ import re
 from fnmatch import fnmatchcase
 
 from vaultgate.detect.base import Rule, register_rules
-from vaultgate.detect.shell import BIN_DIRS, COMMANDS, shell_score, words
+from vaultgate.detect.shell import (
+    BARE,
+    BIN_DIRS,
+    COMMANDS,
+    DISTINCTIVE,
+    PLAIN,
+    shell_score,
+    words,
+)
 from vaultgate.detect.traversal import SENSITIVE_PATHS
 
-_NAMES = "|".join(sorted((re.escape(c) for c in COMMANDS), key=len, reverse=True))
+
+def _alternation(names: frozenset[str]) -> str:
+    return "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
+
+
+_NAMES = _alternation(COMMANDS)
+_RARE_NAMES = _alternation(DISTINCTIVE | BARE)
+_WORD_NAMES = _alternation(PLAIN)
 # A command position: the value's start, or after a separator or opener.
 _POSITION = r"(?:^|[;|&`\n\r({]|\$\()\s*[\\'\"(@]*"
+# The prefilter of cmdi.unix.  Prose puts ordinary words after "; " and
+# "& " all the time ("Dinner; drinks", "a heroine; more than that"), and
+# every hit costs a confirmation, so a plain command word is a candidate
+# only with a shell-like argument after it, at the end of the value, in a
+# substitution, or when the value opens with a separator.
+_UNIX = (
+    _POSITION + r"(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:" + _RARE_NAMES + r")\b"
+    r"|" + _POSITION + r"(?:" + _WORD_NAMES + r")(?:[\s+]+[\\'\"]*[-/~$<>.|&;`]"
+    r"|\s*[;|&`)]|\s*$)"
+    r"|(?:^\s*[;|]|`|\$\()\s*[\\'\"(]*(?:" + _WORD_NAMES + r")\b"
+    r"|" + _POSITION + r"(?:" + _WORD_NAMES + r")[\s+]+(?:" + _RARE_NAMES + r")\b"
+    r"|" + _POSITION + r"ping\s+\d"
+)
 
 # The targets a glob in a path is worth expanding against.
 _GLOB_TARGETS = tuple(SENSITIVE_PATHS) + tuple(
@@ -92,7 +120,7 @@ RULES = (
     Rule(
         "cmdi.unix",
         "cmdi",
-        _POSITION + r"(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:" + _NAMES + r")\b",
+        _UNIX,
         _SCORE,
         confirm=_is_shell,
         description="a shell command after a separator, or a command line",

@@ -10,33 +10,8 @@ profile-photo and cheque-scan APIs accept routinely.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-
-from vaultgate.core.model import Finding
-from vaultgate.core.request import Request
 from vaultgate.detect.base import Rule, register_rules
-from vaultgate.detect.engine import register_request_check
-from vaultgate.detect.names import request_names
-
-_POLLUTING_NAME = re.compile(
-    r"__proto__|\bconstructor['\"]?\]?\s*(?:\.|\[\s*['\"]?)\s*prototype\b",
-    re.IGNORECASE,
-)
-
-
-def check_names(request: Request, paranoia: int) -> Iterable[Finding]:
-    """Prototype pollution carried by a parameter name or a JSON key."""
-    for kind, name in request_names(request):
-        if _POLLUTING_NAME.search(name):
-            yield Finding(
-                "generic",
-                "generic.prototype_pollution_name",
-                _SCORE,
-                f"{kind}:{name[:64]}",
-                name[:64],
-            )
-            return
+from vaultgate.detect.names import NameRule, register_name_rule
 
 
 def _not_an_image(text: str) -> bool:
@@ -155,4 +130,8 @@ RULES = (
 )
 
 register_rules(*RULES)
-register_request_check("generic", check_names)
+# Pollution through a parameter name or a JSON key ({"__proto__": ...}),
+# which the value extractor skips when it is a plain identifier.
+register_name_rule(
+    NameRule("generic.prototype_pollution_name", "generic", RULES[0].pattern)
+)

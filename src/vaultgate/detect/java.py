@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
 
-from vaultgate.core.model import Finding
-from vaultgate.core.request import Request
 from vaultgate.detect.base import Rule, register_rules
-from vaultgate.detect.engine import register_request_check
-from vaultgate.detect.names import request_names
+from vaultgate.detect.names import NameRule, register_name_rule
 
 _LOOKUP = re.compile(r"\$\{([^${}]*)\}")
 _DEFAULT = re.compile(r"^[^:]*(?::[^:-]*)*?:-(.*)$", re.DOTALL)
@@ -202,25 +198,10 @@ RULES = (
 register_rules(*RULES)
 
 _BY_ID = {rule.id: rule for rule in RULES}
-# Rules whose patterns also apply to parameter names and JSON keys, which
-# the value extractor skips when they are plain identifiers.
-_NAME_RULES = tuple(
-    (rule_id + "_name", re.compile(_BY_ID[rule_id].pattern, re.IGNORECASE))
-    for rule_id in ("java.classloader", "java.class", "java.gadget")
-) + tuple(
-    (rule_id + "_name", re.compile(_BY_ID[rule_id].pattern))
-    for rule_id in ("java.serialized", "java.base64_gadget")
-)
-
-
-def check_names(request: Request, paranoia: int) -> Iterable[Finding]:
-    """Spring class-loader paths and Java classes bound as parameter names."""
-    for kind, name in request_names(request):
-        for rule_id, pattern in _NAME_RULES:
-            if pattern.search(name):
-                where = f"{kind}:{name[:64]}"
-                yield Finding("java", rule_id, _SCORE, where, name[:64])
-                break
-
-
-register_request_check("java", check_names)
+# The same patterns for parameter names and JSON keys, which the value
+# extractor skips when they are plain identifiers (java.lang.Runtime=x).
+for _rule_id in ("java.classloader", "java.class", "java.gadget"):
+    register_name_rule(NameRule(_rule_id + "_name", "java", _BY_ID[_rule_id].pattern))
+for _rule_id in ("java.serialized", "java.base64_gadget"):
+    _pattern = _BY_ID[_rule_id].pattern
+    register_name_rule(NameRule(_rule_id + "_name", "java", _pattern, caseless=False))

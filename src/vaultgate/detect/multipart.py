@@ -64,9 +64,26 @@ def _part_anomalies(lines: list[str], allowed: frozenset[str]) -> list[tuple[str
                 found.append(("multipart_charset", line))
         elif lowered.startswith("content-disposition"):
             for _, value in _PARAM.findall(line):
-                if _NAME_BREAKERS.search(value[1:-1] if value[:1] == '"' else value):
+                if _NAME_BREAKERS.search(_unquote(value)):
                     found.append(("multipart_name", line))
     return found
+
+
+def files(request: Request) -> list[tuple[str, str]]:
+    """(field name, file name) of each file part of the buffered body."""
+    found = []
+    for lines in _parts(request):
+        for line in lines:
+            if not line.lower().startswith("content-disposition"):
+                continue
+            params = {k.lower(): _unquote(v) for k, v in _PARAM.findall(line)}
+            if "filename" in params:
+                found.append((params.get("name", ""), params["filename"]))
+    return found
+
+
+def _unquote(value: str) -> str:
+    return value[1:-1] if value[:1] == '"' and value[-1:] == '"' else value
 
 
 def _charset_field(request: Request, allowed: frozenset[str]) -> list[tuple[str, str]]:

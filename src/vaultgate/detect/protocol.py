@@ -97,6 +97,19 @@ _MEDIA_TYPE = re.compile(
     + r"|\"[^\"\\]*\")\s*)?)*$"
 )
 _PARAM = re.compile(r";\s*(" + _TOKEN + r")\s*=\s*(\"[^\"]*\"|[^;\s]*)")
+# Content-Type values most API traffic sends, known to be well formed.
+_COMMON_TYPES = frozenset(
+    {
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json;charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/json;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    }
+)
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(.*)$", re.IGNORECASE)
 _RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _BAD_PERCENT = re.compile(r"%(?![0-9a-fA-F]{2})")
@@ -114,7 +127,13 @@ _OVERLONG = re.compile(
 )
 _UNICODE_PERCENT = re.compile(r"%u[0-9a-fA-F]{4}")
 _JS_ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}")
+# Any of the anomalies _encoding tells apart; no match means none of them.
+_ANY_ENCODING_ANOMALY = re.compile(
+    r"%(?![0-9a-fA-F]{2})|%00|%[cC][01]|%[eE]0|%[fF]0|%[uU][0-9a-fA-F]{4}"
+    r"|\\u[0-9a-fA-F]{4}|%5[cC]u[0-9a-fA-F]{4}"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NOT_TOKEN = re.compile(r"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
 
 
 def check_request(request: Request, settings: ProtocolSettings) -> list[Finding]:
@@ -125,10 +144,81 @@ def check_request(request: Request, settings: ProtocolSettings) -> list[Finding]
     encoding that exists to evade), 3 for what sloppy honest clients do now
     and then, 2 for notices.
     """
+    if _plainly_clean(request, settings):
+        return []
     found: list[Finding] = []
     for check in _CHECKS:
         found.extend(check(request, settings))
     return found
+
+
+# Header names any of the checks below looks at; a request without them
+# (and clean in the other ways _plainly_clean tests) has nothing to report.
+_WATCHED_HEADERS = frozenset({"range", "transfer-encoding"})
+_GET_LIKE = frozenset({"GET", "HEAD"})
+
+
+def _plain_body(request: Request) -> bool:
+    """No body, or a well-formed JSON or form body of a common type."""
+    content_type = request.header("content-type")
+    if not request.body and content_type is None:
+        return True
+    if (
+        content_type not in _COMMON_TYPES
+        or request.method in _GET_LIKE
+        or request.body_truncated
+    ):
+        return False
+    if request.content_type == "application/json":
+        return request.json() is not None
+    raw = request.body.decode("latin-1")
+    return not ("%" in raw or "\\" in raw) or not _ANY_ENCODING_ANOMALY.search(raw)
+
+
+def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
+    """A cheap test that no check below can fire: True only if surely clean.
+
+    Each condition is the negation of what some check looks for, tested
+    with string operations rather than regexes; anything unusual falls
+    through to the full checks, so this may say "maybe", never hide one.
+    """
+    target = request.target
+    if (
+        request.method not in settings.allowed_methods
+        or request.version not in settings.allowed_versions
+        or not target.startswith("/")
+        or "#" in target
+        or "\\" in target
+        or " " in target
+        or not target.isprintable()
+        or ("%" in target and _ANY_ENCODING_ANOMALY.search(target))
+        or settings.allowed_content_types is not None
+        or not _plain_body(request)
+    ):
+        return False
+    names = [name for name, _ in request.headers]
+    lowered = {name.lower() for name in names}
+    watched = _RESTRICTED_HEADERS | _OVERRIDE_HEADERS | _WATCHED_HEADERS
+    host = request.header("host") or ""
+    accept = request.header("accept")
+    return not (
+        len(lowered) < len(names)
+        or not lowered.isdisjoint(watched)
+        or _NOT_TOKEN.search("".join(names))
+        or not "".join(v for _, v in request.headers).isprintable()
+        or not host.strip()
+        or host.replace(".", "").replace(":", "").isdigit()
+        or host.startswith("[")
+        or not (request.header("content-length") or "0").strip().isdigit()
+        or "," in (request.header("connection") or "")
+        or (accept is not None and (not accept.strip() or "charset" in accept.lower()))
+        or not (request.header("user-agent") or "x").strip()
+        or len(request.header("accept-encoding") or "")
+        > settings.max_accept_encoding_length
+        or len(request.args) > settings.max_args
+        or any(len(name) > settings.max_arg_name_length for name, _ in request.args)
+        or (settings.paranoia >= 2 and any(n == "_method" for n, _ in request.args))
+    )
 
 
 def _finding(rule: str, score: int, location: str, snippet: str = "") -> Finding:
@@ -172,34 +262,36 @@ def _host(request: Request, settings: ProtocolSettings) -> list[Finding]:
 
 
 def _headers(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    headers = request.headers
     found = []
-    counts: dict[str, int] = {}
-    for name, value in request.headers:
-        key = name.lower()
-        counts[key] = counts.get(key, 0) + 1
-        if _CONTROL.search(value) or not re.fullmatch(_TOKEN, name):
-            found.append(_finding("header_chars", 5, "header:" + key, value))
-        if key in _RESTRICTED_HEADERS:
-            found.append(_finding("restricted_header", 5, "header:" + key, value))
-        elif key in _OVERRIDE_HEADERS:
-            found.append(_finding("method_override", 3, "header:" + key, value))
-    for key in _SINGLE_HEADERS:
-        if counts.get(key, 0) > 1:
-            found.append(_finding("duplicate_header", 5, "header:" + key))
+    # One search over all names and one over all values: the common clean
+    # request never enters the per-header loop.
+    names = "".join(name for name, _ in headers)
+    values = "".join(value for _, value in headers)
+    if _NOT_TOKEN.search(names) or _CONTROL.search(values):
+        for name, value in headers:
+            if _CONTROL.search(value) or _NOT_TOKEN.search(name) or not name:
+                where = "header:" + name.lower()
+                found.append(_finding("header_chars", 5, where, value))
+    lowered = [name.lower() for name, _ in headers]
+    for key in _RESTRICTED_HEADERS.intersection(lowered):
+        found.append(_finding("restricted_header", 5, "header:" + key))
+    for key in _OVERRIDE_HEADERS.intersection(lowered):
+        found.append(_finding("method_override", 3, "header:" + key))
+    if len(set(lowered)) < len(lowered):
+        for key in _SINGLE_HEADERS:
+            if lowered.count(key) > 1:
+                found.append(_finding("duplicate_header", 5, "header:" + key))
     return found + _header_values(request, settings)
 
 
 def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding]:
     found = []
-    connection = [
-        t.strip().lower() for t in (request.header("connection") or "").split(",")
-    ]
-    if len(connection) != len(set(connection)) or {"close", "keep-alive"} <= set(
-        connection
-    ):
-        found.append(
-            _finding("connection", 5, "header:connection", ",".join(connection))
-        )
+    connection = request.header("connection") or ""
+    if "," in connection:
+        tokens = [t.strip().lower() for t in connection.split(",")]
+        if len(tokens) != len(set(tokens)) or {"close", "keep-alive"} <= set(tokens):
+            found.append(_finding("connection", 5, "header:connection", connection))
     for name in ("user-agent", "accept"):
         value = request.header(name)
         if value is not None and not value.strip():
@@ -210,6 +302,8 @@ def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding
     if len(encoding) > settings.max_accept_encoding_length:
         found.append(_finding("accept_encoding", 5, "header:accept-encoding", encoding))
     accept = request.header("accept") or ""
+    if "charset" not in accept.lower():
+        return found
     for key, charset in _PARAM.findall(accept.replace(",", ";")):
         if key.lower() != "charset":
             continue
@@ -239,6 +333,8 @@ def _content_type(request: Request, settings: ProtocolSettings) -> list[Finding]
     if header is None:
         return []
     where = "header:content-type"
+    if header in _COMMON_TYPES and settings.allowed_content_types is None:
+        return _body_matches_type(request, request.content_type)
     if not _MEDIA_TYPE.match(header) or "%{" in header or "${" in header:
         return [_finding("content_type_syntax", 5, where, header)]
     found = []
@@ -295,6 +391,8 @@ def _encoding(request: Request, settings: ProtocolSettings) -> list[Finding]:
     if request.content_type == "application/x-www-form-urlencoded":
         sources.append(("body", request.body.decode("latin-1")))
     for where, raw in sources:
+        if _ANY_ENCODING_ANOMALY.search(raw) is None:
+            continue  # the common case: one search, nothing to tell apart
         lowered = raw.lower()
         if "%00" in lowered:
             found.append(_finding("nul_byte", 5, where, raw))

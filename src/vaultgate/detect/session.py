@@ -20,7 +20,6 @@ from vaultgate.core.model import Finding
 from vaultgate.core.request import Request
 from vaultgate.detect.base import Rule, register_rules
 from vaultgate.detect.engine import register_request_check
-from vaultgate.detect.names import request_names
 from vaultgate.detect.shell import words
 
 # Session cookie names of web frameworks, lower case.
@@ -52,27 +51,49 @@ def _referer_host(request: Request) -> str | None:
         return ""
 
 
+_ALL_NAMES = FRAMEWORK_SESSION_NAMES | GENERIC_SESSION_NAMES | LOOSE_SESSION_NAMES
+
+
 def _fixes(name: str, referer: str | None, host: str, paranoia: int) -> bool:
-    """Whether a parameter ``name`` plants a session id, given the Referer."""
-    name = name.lower()
+    """Whether a parameter ``name`` (lower case) plants a session id."""
     if referer == host:
         return False
     if name in FRAMEWORK_SESSION_NAMES or name.startswith("aspsessionid"):
         return True
-    foreign = referer is not None
     if name in GENERIC_SESSION_NAMES:
-        return foreign or paranoia >= 2
+        return referer is not None or paranoia >= 2
     return name in LOOSE_SESSION_NAMES and paranoia >= 2
+
+
+def _parameters(request: Request) -> list[tuple[str, str]]:
+    """(kind, lower-case name) of query and form parameters and JSON keys.
+
+    Only the top level of a JSON body: a planted session id is a parameter
+    the framework reads, not a field deep inside a document.
+    """
+    names = [("query-name", name.lower()) for name, _ in request.args]
+    names += [("form-name", name.lower()) for name, _ in request.form()]
+    document = request.json()
+    if isinstance(document, dict):
+        names += [("json-key", key.lower()) for key in document if isinstance(key, str)]
+    return names
 
 
 def check_session(request: Request, paranoia: int) -> list[Finding]:
     """A finding per session-id parameter that did not come from this site."""
+    planted = [
+        (kind, name)
+        for kind, name in _parameters(request)
+        if name in _ALL_NAMES or name.startswith("aspsessionid")
+    ]
+    if not planted:
+        return []
     referer = _referer_host(request)
     host = (request.header("host") or "").strip().lower()
     return [
         Finding("session", "session.fixation", 5, f"{kind}:{name[:64]}", name[:64])
-        for kind, name in request_names(request)
-        if kind != "cookie-name" and _fixes(name, referer, host, paranoia)
+        for kind, name in planted
+        if _fixes(name, referer, host, paranoia)
     ]
 
 

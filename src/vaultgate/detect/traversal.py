@@ -129,14 +129,6 @@ RULES = (
         description="one dot-dot segment inside a value",
     ),
     Rule(
-        "traversal.filename",
-        "traversal",
-        r"[/\\]|^\.\.",
-        _SCORE,
-        kinds=frozenset({"filename"}),
-        description="an uploaded file name that carries a directory",
-    ),
-    Rule(
         "traversal.sensitive_file",
         "traversal",
         _LEAD + r"(?:" + _FILES + r")",
