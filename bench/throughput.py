@@ -167,6 +167,7 @@ def targets(
         ("nginx+modsec+crs", lambda: servers.modsec_proxy(workdir, upstream_port)),
         ("vaultgate-off", vg("vaultgate-off")),
         ("vaultgate-inspect", vg("vaultgate-inspect")),
+        ("vaultgate-model", vg("vaultgate-model")),
         ("vaultgate-nomodel", vg("vaultgate-nomodel")),
     ]
     for name, start in table:
@@ -194,7 +195,7 @@ def ratios(results: list[Result]) -> str:
         ("vaultgate-off", "nginx"),
         ("vaultgate-inspect", "nginx"),
         ("vaultgate-inspect", "nginx+modsec+crs"),
-        ("vaultgate-inspect", "vaultgate-nomodel"),
+        ("vaultgate-model", "vaultgate-nomodel"),
     ]
     for workload in sorted({r.workload for r in results}):
         for mine, theirs in pairs:

@@ -24,7 +24,7 @@ inspection: {enabled: false}
     ("target", "outcome"),
     [
         ("/search?q=%27%20or%201%3D1--", "block"),
-        ("/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E", "block"),
+        ("/search?q=%22%3E%3Csvg/onload=alert(1)%3E", "block"),
         ("/files?name=..%2F..%2F..%2F..%2Fetc%2Fpasswd%00.png", "block"),
         ("/search?q=%27%20union%20select%20password%20from%20users--", "alert"),
         ("/search?q=O%27Reilly%20%26%20Sons", "allow"),

@@ -90,12 +90,25 @@ def _attack_model(args: argparse.Namespace) -> int:
     target = out / "attack-model.npz"
     save_model(target, model, {"seed": str(args.seed)})
     sha = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
-    command = "vaultgate train " + shlex.join(sys.argv[2:])
+    command = _command(args)
     (out / "MODEL_CARD.md").write_text(model_card(options, report, command, sha))
     print(f"wrote {target} (sha256 {sha}) and {out / 'MODEL_CARD.md'}")
     print(f"thresholds: likely {report.threshold:.4f}, certain {report.strong:.4f}")
     print("\n".join(report.lines))
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run, for the model card."""
+    words = ["vaultgate", "train", "--out", args.out, "--seed", str(args.seed)]
+    words += ["--attacks", str(args.attacks), "--benign", str(args.benign)]
+    for option, paths in (("--benign-http", args.benign_http),
+                          ("--attack-http", args.attack_http)):  # fmt: skip
+        if paths:
+            words += [option, *paths]
+    if args.audit:
+        words += ["--audit", args.audit, "--labels", args.labels]
+    return shlex.join(words)
 
 
 def _route_model(args: argparse.Namespace) -> int:

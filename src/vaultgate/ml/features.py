@@ -10,12 +10,13 @@ a value starts and ends.
 
 Two groups of features go into one table of ``WIDTH`` hashed slots:
 
-- character n-grams of 1 to ``MAX_NGRAM`` bytes.  Tabulation hashing: each
-  (offset, byte) pair has a fixed random 64-bit key, and the hash of the
-  n-gram starting at byte ``i`` is the XOR of the keys of its bytes, so one
-  gather and one cumulative XOR over a sliding window of the buffer hash
-  every n-gram of the batch at once (no Python loop per byte).  The top
-  ``FEATURE_BITS`` bits of the hash are the slot.
+- character n-grams of 1 to ``MAX_NGRAM`` bytes.  The buffer is read as
+  little-endian 8-byte words starting at every byte (one strided view, no
+  copy); masking word ``i`` to its low n bytes gives the n-gram starting at
+  byte ``i`` as an integer, and multiplicative hashing (an odd 64-bit
+  multiplier per length, keep the top ``FEATURE_BITS`` bits) gives its
+  slot.  Three array operations hash every n-gram of the batch at once (no
+  Python loop per byte).
   With the start and end markers, 5-grams hold most SQL, script and shell
   keywords whole (``union``, ``\\0alert``, ``sleep(``), which is why word
   tokens are not a separate group (measured: they doubled the cost);
@@ -50,7 +51,7 @@ import numpy.typing as npt
 
 # Bump when anything below changes what a value maps to: a model file
 # records the version it was trained with and is refused on a mismatch.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 # 2**18 slots: collisions among the ~150k distinct n-grams of the training
 # data stay rare, and the float32 table is 1 MiB.
 FEATURE_BITS = 18
@@ -81,18 +82,16 @@ def _splitmix(state: int) -> int:
     return z ^ (z >> 31)
 
 
-# Only the top FEATURE_BITS bits of a hash name its slot, and the top bits
-# of an XOR are the XOR of the top bits: the keys are stored shifted.
-_KEYS = np.array(
-    [
-        _splitmix(offset * 256 + byte) >> (64 - FEATURE_BITS)
-        for offset in range(MAX_NGRAM)
-        for byte in range(256)
-    ],
-    dtype=np.uint32,
+# Multiplicative hashing, one odd multiplier per n-gram length: the top
+# FEATURE_BITS bits of (n-gram bytes as an integer) * multiplier.
+_MASKS = np.array([[(1 << (8 * n)) - 1] for n in range(1, MAX_NGRAM + 1)], "<u8")
+_MULTIPLIERS = np.array(
+    [[_splitmix(n) | 1] for n in range(1, MAX_NGRAM + 1)], dtype=np.uint64
 )
-# Row n of the windows indexes the keys of offset n.
-_ROW_OFFSETS = (np.arange(MAX_NGRAM, dtype=np.uint16) * 256)[:, None]
+_SHIFT = np.uint64(64 - FEATURE_BITS)
+# Bytes past the last gap, so that the last 8-byte word can be read.
+_WORD_PAD = 8 - MAX_NGRAM
+_TAIL = b"\0" * _WORD_PAD
 
 
 def _fold_table() -> bytes:
@@ -150,7 +149,7 @@ class Batch:
     """
 
     count: int
-    grams: npt.NDArray[np.uint32]
+    grams: npt.NDArray[np.uint64]
     starts: list[int]
     shapes: list[int]
     scale: list[float]
@@ -173,18 +172,17 @@ def encode(texts: Sequence[str], decoded: Sequence[bool]) -> Batch:
         shapes += _shape(blob, flag)
         scale.append(1.0 / math.sqrt(MAX_NGRAM * (len(blob) + _GAP_SIZE)))
     starts = list(accumulate((len(b) + _GAP_SIZE for b in blobs[:-1]), initial=0))
-    joined = (_GAP + _GAP.join(blobs) + _GAP).translate(_FOLD)
+    joined = (_GAP + _GAP.join(blobs) + _GAP + _TAIL).translate(_FOLD)
     return Batch(len(blobs), _grams(joined), starts, shapes, scale)
 
 
-def _grams(folded: bytes) -> npt.NDArray[np.uint32]:
+def _grams(folded: bytes) -> npt.NDArray[np.uint64]:
     """The slots of the 1- to MAX_NGRAM-grams starting at each byte."""
-    columns = len(folded) - MAX_NGRAM + 1
-    windows = np.ndarray((MAX_NGRAM, columns), np.uint8, folded, 0, (1, 1))
-    slots = _KEYS.take(windows + _ROW_OFFSETS)
-    for n in range(1, MAX_NGRAM):
-        np.bitwise_xor(slots[n], slots[n - 1], out=slots[n])
-    return slots
+    columns = len(folded) - _GAP_SIZE - _WORD_PAD
+    # Little-endian 8-byte words starting at every byte: the low n bytes
+    # of word i are the n-gram starting at byte i (unaligned reads).
+    words = np.ndarray((1, columns), "<u8", folded, 0, (8, 1))
+    return ((words & _MASKS) * _MULTIPLIERS) >> _SHIFT
 
 
 def owners(batch: Batch) -> npt.NDArray[np.int64]:

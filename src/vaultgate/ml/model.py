@@ -15,9 +15,9 @@ script's letters and digits: ``\\w``), or, for a path, of ``/``-separated
 segments of such characters (without spaces or ``:``) and no ``..``, and
 holds none of the words an injection can be written with in that alphabet
 (``1 union select password from users`` needs no punctuation in a number
-context; ``CODE_WORDS`` lists them).  No family we model can be written
-otherwise: there is no quote, bracket, operator, escape, separator or
-markup to break out of a context with.  The property test in
+context; ``CODE_WORDS`` and ``SHORT_CODE_WORDS`` list them).  No family
+we model can be written otherwise: there is no quote, bracket, operator,
+escape, separator or markup to break out of a context with.  The property test in
 ``tests/ml/test_model.py`` checks that the shipped model, run on such
 values anyway, never reaches its finding threshold, so the skip hides
 nothing the model would have said.
@@ -48,15 +48,21 @@ from vaultgate.ml.features import (
 
 CLEAN = re.compile(r"[\w .,@:\-]*")
 CLEAN_PATH = re.compile(r"(?:/[\w.\-~]*)*")
-# Words of SQL and shell that build an injection without punctuation; long
-# ones anywhere in the text, short ones as whole words.
-CODE_WORDS = re.compile(
-    r"union|select|sleep|benchmark|waitfor|delay|exec|drop|delete|insert|update"
-    r"|having|procedure|into|where|from|order|group|limit|offset|shutdown"
-    r"|\b(?:or|and|xor|not|like|rlike|regexp|div|is|null|true|false|case|when"
-    r"|then|else|end|if|by|as|in|rm|ls|id|cat|ping|wget|curl|nc|sh|bash)\b",
-    re.IGNORECASE,
-)
+# Words of SQL and shell that build an injection without punctuation; the
+# long ones anywhere in the text, the short ones as whole words.
+CODE_WORDS = (
+    "union", "select", "sleep", "benchmark", "waitfor", "delay", "exec",
+    "drop", "delete", "insert", "update", "having", "procedure", "into",
+    "where", "from", "order", "group", "limit", "offset", "shutdown",
+)  # fmt: skip
+SHORT_CODE_WORDS = frozenset(
+    (
+        "or", "and", "xor", "not", "like", "rlike", "regexp", "div", "is", "null",
+        "true", "false", "case", "when", "then", "else", "end", "if", "by", "as",
+        "in", "rm", "ls", "id", "cat", "ping", "wget", "curl", "nc", "sh", "bash",
+    )
+)  # fmt: skip
+_WORDS = re.compile(r"[a-z]+")
 # The model shipped in the package (``vaultgate train`` rebuilds it).
 SHIPPED = "attack-model.npz"
 
@@ -64,11 +70,40 @@ SHIPPED = "attack-model.npz"
 def certainly_clean(text: str, kind: str) -> bool:
     """True when ``text`` is in the alphabet no modelled attack can use."""
     # isalnum() is one C loop: most ids, codes and words take it.
-    if text.isalnum() or CLEAN.fullmatch(text) is not None:
-        return CODE_WORDS.search(text) is None
-    if kind != "path" or ".." in text or CLEAN_PATH.fullmatch(text) is None:
+    alphabet = text.isalnum() or CLEAN.fullmatch(text) is not None
+    if not alphabet and not (kind == "path" and _clean_path(text)):
         return False
-    return CODE_WORDS.search(text) is None
+    return not has_code_words(text)
+
+
+def triage(values: Sequence[Value]) -> list[Value]:
+    """The values that are not certainly clean (``certainly_clean``, batched)."""
+    todo: list[Value] = []
+    clean: list[Value] = []
+    for value in values:
+        text = value.text
+        alphabet = text.isalnum() or CLEAN.fullmatch(text) is not None
+        if alphabet or (value.kind == "path" and _clean_path(text)):
+            clean.append(value)
+        else:
+            todo.append(value)
+    # One look for code words over every alphabet-clean value at once;
+    # only when there is one are they looked at one by one.
+    if clean and has_code_words("\n".join(v.text for v in clean)):
+        todo += [v for v in clean if has_code_words(v.text)]
+    return todo
+
+
+def _clean_path(text: str) -> bool:
+    return ".." not in text and CLEAN_PATH.fullmatch(text) is not None
+
+
+def has_code_words(text: str) -> bool:
+    """Whether ``text`` holds a word of ``CODE_WORDS`` or ``SHORT_CODE_WORDS``."""
+    low = text.lower()
+    if any(word in low for word in CODE_WORDS):
+        return True
+    return not SHORT_CODE_WORDS.isdisjoint(_WORDS.findall(low))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +139,20 @@ class Model:
 
     def logits(self, texts: Sequence[str], decoded: Sequence[bool]) -> Floats:
         """Each value's log-odds of being an attack."""
+        return np.array(self._logits(texts, decoded))
+
+    def _logits(self, texts: Sequence[str], decoded: Sequence[bool]) -> list[float]:
         batch = encode(texts, decoded)
-        weights = self.weights
-        grams = np.add.reduceat(weights.take(batch.grams).sum(axis=0), batch.starts)
-        listed, shapes, step = self.listed, batch.shapes, SHAPE_FEATURES
-        result = [
-            total * scale
-            + listed[shapes[k]]
-            + listed[shapes[k + 1]]
+        per_column = self.weights.take(batch.grams).sum(axis=0)
+        grams = np.add.reduceat(per_column, batch.starts).tolist()
+        listed, shapes, bias = self.listed, batch.shapes, self.bias
+        return [
+            bias + total * scale + listed[shapes[k]] + listed[shapes[k + 1]]
             + listed[shapes[k + 2]]
             for k, total, scale in zip(
-                range(0, len(shapes), step), grams.tolist(), batch.scale, strict=True
+                range(0, len(shapes), SHAPE_FEATURES), grams, batch.scale, strict=True
             )
-        ]
-        return np.array(result) + self.bias
+        ]  # fmt: skip
 
     def probabilities(self, texts: Sequence[str], decoded: Sequence[bool]) -> Floats:
         """Each value's probability of being an attack."""
@@ -126,11 +161,11 @@ class Model:
 
     def assess(self, values: Sequence[Value], raw: frozenset[str]) -> Assessment:
         """Score the values that need it; ``raw`` holds the undecoded texts."""
-        todo = [v for v in values if not certainly_clean(v.text, v.kind)]
+        todo = triage(values)
         if not todo:
             return NOTHING
         texts = [v.text for v in todo]
-        logits = self.logits(texts, [t not in raw for t in texts]).tolist()
+        logits = self._logits(texts, [t not in raw for t in texts])
         best = max(range(len(logits)), key=logits.__getitem__)
         probability = 1.0 / (1.0 + math.exp(-max(-700.0, logits[best])))
         return Assessment(probability, todo[best], len(todo))
