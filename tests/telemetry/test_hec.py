@@ -228,3 +228,16 @@ async def test_events_spooled_before_a_crash_are_delivered_after_it(
     assert await until(lambda: len(hec_receiver.events) == 300)
     await gate.audit.aclose()
     assert hec_receiver.ids() == [f"crash-{i:05d}" for i in range(300)]
+
+
+async def test_ack_asked_of_a_token_without_acknowledgement_still_delivers(
+    tmp_path: Path, hec_receiver: HttpReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = ", ack: true, ack_poll: 20ms"  # the receiver gives no ackId
+    gate = Gate(hec_policy(tmp_path, hec_receiver.port, extra))
+    await gate.audit.start()
+    await gate.burst(3)
+    assert await until(lambda: gate.audit.channels[0].stats.delivered == 3)
+    await gate.audit.aclose()
+    assert hec_receiver.ids() == expected_ids(gate.sent), "sent once, kept"
+    assert caplog.text.count("audit.hec_no_ack") == 1

@@ -84,6 +84,28 @@ async def test_udp_cuts_messages_longer_than_the_limit(
     assert gate.audit.channels[0].sink.truncated >= 1  # type: ignore[attr-defined]
 
 
+async def test_udp_spools_once_the_receiver_refuses_and_sends_when_it_is_back(
+    tmp_path: Path, syslog_udp: SyslogReceiver
+) -> None:
+    gate = Gate(policy(tmp_path, syslog_sink(syslog_udp.port, "udp")))
+    await gate.audit.start()
+    await gate.burst(5)
+    assert await until(lambda: len(syslog_udp.messages) == 5)
+    syslog_udp.stop()
+    await gate.burst(5)  # sent blind: UDP learns of the closed port afterwards
+    await until(lambda: gate.audit.channels[0].stats.retries > 0, 1)
+    await gate.burst(5)
+    channel = gate.audit.channels[0]
+    assert await until(lambda: channel.spooled >= 5)
+    syslog_udp.start()
+    assert await until(lambda: channel.spooled == 0 and channel.healthy)
+    await gate.audit.aclose()
+    ids = [json.loads(p)["event"]["id"] for p in syslog_udp.payloads()]
+    sent = expected_ids(gate.sent)
+    assert ids[:5] == sent[:5] and ids[-5:] == sent[-5:]
+    assert len(ids) >= 10, "at most the batch in flight when it went down is lost"
+
+
 async def test_syslog_over_tls_with_cef_payload(
     tmp_path: Path, tls_files: tuple[str, str]
 ) -> None:

@@ -12,6 +12,7 @@ it twice (deduplicate on ``event.id``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import uuid
 from collections.abc import Sequence
@@ -23,7 +24,10 @@ from vaultgate.telemetry.settings import Delivery, HecOptions
 from vaultgate.telemetry.sinks.base import SinkError
 from vaultgate.telemetry.sinks.http import HttpSink
 
+log = logging.getLogger("vaultgate.audit")
+
 EVENT_PATH = "/services/collector/event"
+_NO_ACK = "ack is on in the policy but the HEC token does not acknowledge"
 # HEC answers 400 with these codes when the channel is missing or unknown:
 # a configuration matter an operator fixes, so the batch is kept.
 _CHANNEL_CODES = frozenset({10, 11})
@@ -58,6 +62,7 @@ class HecSink(HttpSink):
         self._envelope = orjson.dumps(envelope)[1:-1]  # the fields, no braces
         base = self.path.removesuffix("/event").removesuffix("/raw").rstrip("/")
         self._ack_path = base + "/ack"
+        self._warned = False
 
     def body(self, records: Sequence[Record]) -> bytes:
         fields = self._envelope
@@ -76,9 +81,12 @@ class HecSink(HttpSink):
             return
         ack_id = _ack_id(answer)
         if ack_id is None:
-            raise SinkError(
-                self.name, "ack: true, but HEC gave no ackId", retryable=False
-            )
+            # The token has indexer acknowledgement off: the batch was taken,
+            # and resending it would only duplicate it.
+            if not self._warned:
+                log.warning("audit.hec_no_ack sink=%s detail=%s", self.name, _NO_ACK)
+                self._warned = True
+            return
         await self._await_ack(ack_id)
 
     async def _await_ack(self, ack_id: int) -> None:

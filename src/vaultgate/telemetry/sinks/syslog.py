@@ -35,6 +35,9 @@ log = logging.getLogger("vaultgate.audit")
 _SEVERITY = {EVENT: 6, ALERT: 4}
 _NOTICE = 5
 _NIL = b"-"
+# After sending the probe, how long an ICMP refusal has to come back: on a
+# LAN well under a millisecond; paid only after an error or on a new socket.
+PROBE_WAIT = 0.05
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -65,6 +68,7 @@ class SyslogSink(Sink):
         self._context = tls_context(options.tls) if options.transport == "tls" else None
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._datagrams: tuple[asyncio.DatagramTransport, _Datagrams] | None = None
+        self._probe = True
         self.truncated = 0
 
     def message(self, record: Record) -> bytes:
@@ -88,7 +92,8 @@ class SyslogSink(Sink):
             else:
                 await self._send_stream(messages)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            self.close()
+            if self._options.transport != "udp":
+                self.close()  # a UDP socket keeps working; a stream does not
             raise SinkError(self.name, f"{type(exc).__name__}: {exc}") from None
 
     async def _send_stream(self, messages: list[bytes]) -> None:
@@ -113,8 +118,17 @@ class SyslogSink(Sink):
 
     async def _send_datagrams(self, messages: list[bytes]) -> None:
         transport, protocol = await self._endpoint()
-        if protocol.error is not None:  # the last batch was refused
-            raise protocol.error
+        if protocol.error is None and self._probe:
+            # New socket, or the receiver refused before: an empty datagram
+            # first, so that a closed port costs no event (RFC 5426 has no
+            # acknowledgement; ICMP port unreachable is all there is).
+            transport.sendto(b"")
+            await asyncio.sleep(PROBE_WAIT)
+        if protocol.error is not None:
+            error, protocol.error = protocol.error, None
+            self._probe = True
+            raise error
+        self._probe = False
         limit = self._options.max_message
         for message in messages:
             if len(message) > limit:
