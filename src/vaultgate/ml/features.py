@@ -182,7 +182,8 @@ def _grams(folded: bytes) -> npt.NDArray[np.uint64]:
     # Little-endian 8-byte words starting at every byte: the low n bytes
     # of word i are the n-gram starting at byte i (unaligned reads).
     words = np.ndarray((1, columns), "<u8", folded, 0, (8, 1))
-    return ((words & _MASKS) * _MULTIPLIERS) >> _SHIFT
+    slots: npt.NDArray[np.uint64] = ((words & _MASKS) * _MULTIPLIERS) >> _SHIFT
+    return slots
 
 
 def owners(batch: Batch) -> npt.NDArray[np.int64]:
