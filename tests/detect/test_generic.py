@@ -23,6 +23,7 @@ MUST_FIRE = [
     "function() { return 1 }",
     "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
     "data:text/plain",
+    "data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+",
     "!!python/object/apply:os.system ['id']",
     "!!javax.script.ScriptEngineManager [!!java.net.URLClassLoader [[]]]",
     "__import__('os').system('id')",
@@ -37,6 +38,8 @@ MUST_FIRE = [
 
 MUST_NOT_FIRE = [
     "data:image/png;base64,iVBORw0KGgo=",
+    "data:application/pdf;base64,JVBERi0xLjQK",
+    "data:text/csv;base64,ZGF0ZSxhbW91bnQK",
     "The process environment is stable",
     "console table for the lobby",
     "Function of the account: savings",

@@ -24,12 +24,21 @@ MUST_NOT_FIRE = [
     "I want to\nquit the gym plan",
     "Data attached below\n1,2,3",
     "cc: the finance team",
+    # A multi-line memo that names an address on its own line.
+    "Please send the receipt\nTo: accounts@acme.example",
+    "Thanks for lunch\ncc: jane@example.org",
 ]
 
 
 @pytest.mark.parametrize("payload", MUST_FIRE)
 def test_mail_injection_fires(payload: str) -> None:
     assert "mailinj" in families(payload, "form", "comment")
+
+
+def test_a_header_line_in_a_memo_waits_for_paranoia_2() -> None:
+    memo = "Please send the receipt\nBcc: accounts@acme.example"
+    assert "mailinj" not in families(memo, "form", "comment")
+    assert "mailinj" in families(memo, "form", "comment", paranoia=2)
 
 
 @pytest.mark.parametrize("payload", MUST_NOT_FIRE + benign_values())

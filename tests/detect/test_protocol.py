@@ -121,6 +121,8 @@ ORDINARY = [
     req(target=b"/tienda1/publico/anadir.jsp?nombre=Jam%F3n+Ib%E9rico&precio=85"),
     req(target=b"/v1/search?q=caf%C3%A9&page=2"),
     form(b'{"amount": 100, "memo": "Rent"}', b"application/json; charset=utf-8"),
+    form(b"null", b"application/json"),
+    form(b"--=_Part_0_1.2--\r\n", b"multipart/mixed; boundary=----=_Part_0_1.2"),
     form(b"nombre=Mar%EDa&apellidos=L%F3pez+Garc%EDa&pwd=och*avero"),
     form(b"<Document><Amt>1</Amt></Document>", b"application/xml"),
     form(b"\x08\x96\x01", b"application/x-protobuf"),

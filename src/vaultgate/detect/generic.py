@@ -10,12 +10,23 @@ profile-photo and cheque-scan APIs accept routinely.
 
 from __future__ import annotations
 
+import re
+
 from vaultgate.detect.base import Rule, register_rules
 from vaultgate.detect.names import NameRule, register_name_rule
 
+# Media types a data: URI may carry in a payment API (profile photos, KYC
+# documents, statements); what they contain is not run by a browser.
+# SVG is an image that runs script, so it is not among them.
+_INERT_DATA = re.compile(
+    r"\s*data:(?:image/(?!svg)|application/(?:pdf|octet-stream|zip|json|msword"
+    r"|vnd\.)|audio/|video/|text/csv)",
+    re.IGNORECASE,
+)
 
-def _not_an_image(text: str) -> bool:
-    return not text.lstrip().lower().startswith("data:image/")
+
+def _not_inert(text: str) -> bool:
+    return _INERT_DATA.match(text) is None
 
 
 _SCORE = 5
@@ -61,8 +72,8 @@ RULES = (
         "generic",
         r"^\s*data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*(?:[;,]|\s*$)",
         _SCORE,
-        confirm=_not_an_image,
-        description="a data: URI that is not an image",
+        confirm=_not_inert,
+        description="a data: URI of a type a browser runs (HTML, SVG, text)",
     ),
     Rule(
         "generic.yaml_tag",

@@ -18,14 +18,38 @@ _IMAP = (
     r"CAPABILITY|FETCH|LOGIN|LOGOUT|SELECT|EXAMINE|CREATE|DELETE|RENAME|LIST"
     r"|LSUB|STATUS|APPEND|STORE|COPY|UID|SEARCH|AUTHENTICATE|NOOP|EXPUNGE"
 )
+_RECIPIENT = (
+    _BREAK + r"\s*(?:bcc|cc|to|from|reply-to|sender|return-path)\s*:\s*"
+    r"(?:[^\r\n<]*<)?" + _ADDRESS
+)
+
+
+def _single_line_field(text: str) -> bool:
+    """The value before the first break is one token: an address or a name.
+
+    Injection targets one-line fields (an e-mail address, a subject); a
+    multi-line memo whose third line reads "To: a@b.example" is prose.
+    """
+    first = text.replace("\r", "\n").split("\n", 1)[0].strip()
+    return not any(ch.isspace() for ch in first)
+
+
 _SCORE = 5
 RULES = (
     Rule(
         "mailinj.header",
         "mailinj",
-        _BREAK + r"\s*(?:bcc|cc|to|from|reply-to|sender|return-path)\s*:\s*"
-        r"(?:[^\r\n<]*<)?" + _ADDRESS,
+        _RECIPIENT,
         _SCORE,
+        confirm=_single_line_field,
+        description="a recipient or sender header after a one-line field value",
+    ),
+    Rule(
+        "mailinj.header_in_text",
+        "mailinj",
+        _RECIPIENT,
+        4,
+        paranoia=2,
         description="a line break followed by a recipient or sender header",
     ),
     Rule(
