@@ -164,11 +164,8 @@ def sample(body: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def test_metrics_count_requests_findings_alerts_and_sinks(
-    served: tuple[Gate, AdminServer], tmp_path: Path
-) -> None:
-    gate, server = served
-    before = (await get(server.port, "/metrics"))[2]
+async def traffic(gate: Gate) -> None:
+    """A clean request, an attack, an odd method, a trap, a throttled login."""
     sqli = Finding("sqli", "sqli.union", 5, "query:q", "union")
     await gate.send("/accounts/1")
     await gate.send("/accounts/2", findings=[sqli])
@@ -180,43 +177,58 @@ async def test_metrics_count_requests_findings_alerts_and_sinks(
     gate.engine.finish(ex, 429, Timings(inspection_us=30))
     observe_state("rate", 0.0004)
     health.count("rate", "timeout")
-    gate.audit.flush()
 
+
+ANY = {"route": "/{*}"}
+REQUESTS = "vaultgate_requests_total"
+
+
+def labels(route: str, method: str, status: str, decision: str) -> dict[str, str]:
+    return {"route": route, "method": method, "status": status, "decision": decision}
+
+
+# (metric, labels, how much one round of ``traffic`` adds)
+GROWTH = [
+    (REQUESTS, labels("/{*}", "GET", "200", "allow"), 1),
+    (REQUESTS, labels("/{*}", "GET", "200", "block"), 1),
+    (REQUESTS, labels("/{*}", "OTHER", "200", "block"), 1),
+    (REQUESTS, labels("/login", "POST", "429", "throttle"), 1),
+    ("vaultgate_findings_total", {"family": "sqli", "rule": "sqli.union"}, 1),
+    ("vaultgate_alerts_total", {"type": "trap_hit"}, 1),
+    ("vaultgate_bans_total", {}, 1),
+    ("vaultgate_rate_limited_total", {"route": "/login"}, 1),
+    ("vaultgate_upstream_errors_total", {"route": "/login", "reason": "connect"}, 1),
+    ("vaultgate_inspection_seconds_bucket", {"route": "/login", "le": "5e-05"}, 1),
+    ("vaultgate_upstream_seconds_count", ANY, 4),
+    ("vaultgate_state_seconds_count", {"operation": "rate"}, 1),
+    ("vaultgate_state_errors_total", {"operation": "rate", "kind": "timeout"}, 1),
+]
+
+
+async def test_metrics_count_requests_findings_alerts_and_the_store(
+    served: tuple[Gate, AdminServer],
+) -> None:
+    gate, server = served
+    before = (await get(server.port, "/metrics"))[2]
+    await traffic(gate)
     status, headers, after = await get(server.port, "/metrics")
     assert status == 200
     assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    for name, labels, added in GROWTH:
+        grew = sample(after, name, **labels) - sample(before, name, **labels)
+        assert grew == added, (name, labels)
 
-    def grew(name: str, **labels: str) -> float:
-        return sample(after, name, **labels) - sample(before, name, **labels)
 
-    requests = "vaultgate_requests_total"
-    any_route = {"route": "/{*}"}
-    assert (
-        grew(requests, **any_route, method="GET", status="200", decision="allow") == 1
-    )
-    assert (
-        grew(requests, **any_route, method="GET", status="200", decision="block") == 1
-    )
-    assert (
-        grew(requests, **any_route, method="OTHER", status="200", decision="block") == 1
-    )
-    assert (
-        grew(requests, route="/login", method="POST", status="429", decision="throttle")
-        == 1
-    )
-    assert grew("vaultgate_findings_total", family="sqli", rule="sqli.union") == 1
-    assert grew("vaultgate_alerts_total", type="trap_hit") == 1
-    assert grew("vaultgate_bans_total") == 1
-    assert grew("vaultgate_rate_limited_total", route="/login") == 1
-    assert (
-        grew("vaultgate_upstream_errors_total", route="/login", reason="connect") == 1
-    )
-    assert grew("vaultgate_inspection_seconds_bucket", route="/login", le="5e-05") == 1
-    assert grew("vaultgate_upstream_seconds_count", **any_route) == 4
-    assert grew("vaultgate_state_seconds_count", operation="rate") == 1
-    assert grew("vaultgate_state_errors_total", operation="rate", kind="timeout") == 1
+async def test_metrics_show_each_sink_and_the_process(
+    served: tuple[Gate, AdminServer], tmp_path: Path
+) -> None:
+    gate, server = served
+    await traffic(gate)
+    gate.audit.flush()
+    body = (await get(server.port, "/metrics"))[2]
     written = len((tmp_path / "audit.jsonl").read_text().splitlines())
-    assert sample(after, "vaultgate_audit_delivered_total", sink="file") == written
-    assert sample(after, "vaultgate_audit_queue_events", sink="file") == 0
-    assert sample(after, "vaultgate_audit_sink_up", sink="file") == 1
-    assert "process_cpu_seconds_total" in after
+    assert sample(body, "vaultgate_audit_delivered_total", sink="file") == written
+    assert sample(body, "vaultgate_audit_queue_events", sink="file") == 0
+    assert sample(body, "vaultgate_audit_sink_up", sink="file") == 1
+    assert sample(body, "vaultgate_audit_spool_bytes", sink="file") == 0
+    assert "process_cpu_seconds_total" in body

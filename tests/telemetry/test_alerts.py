@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.telemetry.kit import Gate
+from vaultgate.core.exchange import Exchange
 from vaultgate.core.model import Action, Decision, Finding
 from vaultgate.core.request import Request
 from vaultgate.telemetry.alerts import alert_types, raise_alert
@@ -12,7 +13,7 @@ from vaultgate.telemetry.alerts import alert_types, raise_alert
 GATE = Gate("upstream: http://127.0.0.1:9\naudit: {sinks: []}\n")
 
 
-def exchange(reasons: tuple[str, ...] = (), action: Action = Action.BLOCK):  # type: ignore[no-untyped-def]
+def exchange(reasons: tuple[str, ...] = (), action: Action = Action.BLOCK) -> Exchange:
     ex = GATE.engine.begin(Request("GET", "/x", [], "203.0.113.7"))
     ex.decision = Decision(action, 403, 0, reasons) if reasons else None
     return ex

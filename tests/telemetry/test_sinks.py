@@ -207,6 +207,20 @@ async def test_the_file_rotates_by_size_and_keeps_a_bounded_count(
     assert kept == expected_ids(gate.sent)[-len(kept) :], "the newest, in order"
 
 
+def every_sink(tmp: Path, hec: int, tcp: int, udp: int, hook: int) -> str:
+    """One sink of each kind, all pointing at the test's receivers."""
+    return (
+        f"    - file: {tmp / 'audit.jsonl'}\n"
+        f"    - splunk_hec: {{url: 'http://127.0.0.1:{hec}',"
+        f" token_env: HEC_TOKEN, {FAST}}}\n"
+        f"    - {{syslog: {{address: '127.0.0.1:{tcp}', format: cef, {FAST}}}}}\n"
+        f"    - {{syslog: {{name: udp, address: '127.0.0.1:{udp}',"
+        f" transport: udp, max_message: 65000, {FAST}}}}}\n"
+        f"    - webhook: {{url: 'http://127.0.0.1:{hook}/', token_env: HOOK_TOKEN,"
+        f" {FAST}}}\n"
+    )
+
+
 async def test_no_secret_or_full_card_number_reaches_any_sink(
     tmp_path: Path,
     hec_receiver: HttpReceiver,
@@ -219,20 +233,10 @@ async def test_no_secret_or_full_card_number_reaches_any_sink(
     monkeypatch.setenv("HOOK_TOKEN", "hook-secret-1")
     hook = HttpReceiver()
     hook.start()
-    sinks = (
-        f"    - file: {tmp_path / 'audit.jsonl'}\n"
-        f"    - splunk_hec: {{url: 'http://127.0.0.1:{hec_receiver.port}',"
-        f" token_env: HEC_TOKEN, {FAST}}}\n"
-        f"    - {{syslog: {{address: '127.0.0.1:{syslog_tcp.port}', format: cef,"
-        f" {FAST}}}}}\n"
-        f"    - {{syslog: {{name: udp, address: '127.0.0.1:{syslog_udp.port}',"
-        f" transport: udp, max_message: 65000, {FAST}}}}}\n"
-        f"    - webhook: {{url: 'http://127.0.0.1:{hook.port}/', token_env: HOOK_TOKEN,"
-        f" {FAST}}}\n"
-    )
+    ports = (hec_receiver.port, syslog_tcp.port, syslog_udp.port, hook.port)
     caplog.set_level(logging.DEBUG)
     hec_receiver.fail_next(2, status=503)  # some retries, some log lines
-    gate = Gate(policy(tmp_path, sinks))
+    gate = Gate(policy(tmp_path, every_sink(tmp_path, *ports)))
     await gate.audit.start()
     headers = [("Authorization", f"Bearer {BEARER}"), ("Cookie", COOKIE)]
     for target in (f"/cards/{CARD}?token={API_KEY}", f"/x?pass={PASSWORD}"):

@@ -113,8 +113,7 @@ class Channel:
             self._spill.set()
 
     def flush(self) -> None:
-        """Send what is queued now: a local sink before this returns if the
-        channel was never started, any other at the deliverer's next turn."""
+        """Send what is queued now (unstarted, a local sink writes it here)."""
         if not self._queue:
             return
         if self._tasks:
