@@ -207,8 +207,6 @@ def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
         or _NOT_TOKEN.search("".join(names))
         or not "".join(v for _, v in request.headers).isprintable()
         or not host.strip()
-        or host.replace(".", "").replace(":", "").isdigit()
-        or host.startswith("[")
         or not (request.header("content-length") or "0").strip().isdigit()
         or "," in (request.header("connection") or "")
         or (accept is not None and (not accept.strip() or "charset" in accept.lower()))
@@ -254,10 +252,9 @@ def _host(request: Request, settings: ProtocolSettings) -> list[Finding]:
         return [_finding("missing_host", 2, "header:host")]
     if not host.strip():
         return [_finding("empty_host", 2, "header:host")]
-    name = host.strip().rsplit(":", 1)[0] if not host.startswith("[") else host
-    if name.startswith("[") or name.replace(".", "").isdigit():
-        # Load balancers probe by address; worth a note, not a block.
-        return [_finding("host_is_ip", 2, "header:host", host)]
+    # A numeric Host is not reported: load balancers and health checks use
+    # addresses, and a notice on every such request only adds noise that
+    # sums with other findings.
     return []
 
 
@@ -322,9 +319,8 @@ def _framing(request: Request, settings: ProtocolSettings) -> list[Finding]:
     has_body = request.body_length > 0 or chunked
     if request.method in ("GET", "HEAD") and has_body:
         found.append(_finding("body_on_get", 5, "body"))
-    if has_body and request.header("content-type") is None:
-        # Honest scripts post JSON without a type now and then: a notice.
-        found.append(_finding("missing_content_type", 2, "header:content-type"))
+    # A body without Content-Type is not reported: honest scripts post JSON
+    # that way, and the body is still inspected as raw text.
     return found
 
 
