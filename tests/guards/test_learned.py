@@ -127,6 +127,7 @@ async def test_learn_then_enforce(tmp_path: Path) -> None:
     ("policy", "message"),
     [
         ("learning: {mode: enforce}", "learning.file"),
+        ("learning: {mode: enforce, file: /nonexistent.json}", "learning.file"),
         ("learning: {mode: sometimes, file: x.json}", "learning.mode"),
         ("model: {file: /nonexistent/model.npz}", "vaultgate train"),
         ("model: {likely: 2}", "model.likely"),

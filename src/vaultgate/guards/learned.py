@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaultgate.core.exchange import Exchange
-from vaultgate.core.model import Decision, Finding, Phase
+from vaultgate.core.model import Action, Decision, Finding, Phase
 from vaultgate.core.policy import Policy, Route, Section, register_section
 from vaultgate.core.schema import Node
 from vaultgate.detect.base import Value
@@ -57,6 +57,9 @@ from vaultgate.ml.routes import Deviation, RouteModel, client_digest, parameters
 # values as extracted (before decoding).
 VALUES = "inspection.values"
 RAW_VALUES = "inspection.raw"
+# A request scoring this much (a warning-level finding) makes its client
+# distrusted by learning; notices alone only keep that request out.
+FLAG_SCORE = 3
 # Probabilities are recorded in audit tags with this many decimals.
 _DIGITS = 4
 DEVIATION_KINDS = ("path", "method", "param", "enum", "type", "chars", "length")
@@ -148,6 +151,9 @@ def _parse_learning(
     if settings.mode != "off" and not settings.file:
         raise node.child("file", None).error("a file for the route model", False)
     if settings.mode == "enforce":
+        if not os.path.exists(settings.file):
+            where = node.child("file", settings.file)
+            raise where.error("a route model file (vaultgate train --route-model)")
         try:
             _enforced_model(settings.file)
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -244,7 +250,10 @@ class RouteLearnGuard(Guard):
     async def on_decision(self, ex: Exchange, decision: Decision) -> None:
         client = client_of(ex)
         if ex.findings or ex.score or decision.action.stops:
-            self.learner.flag(client, ex.now)
+            # Never learnt from; the sender is distrusted for a while unless
+            # all it earned were notices (a Host header that is an address).
+            if decision.action is not Action.ALLOW or ex.score >= FLAG_SCORE:
+                self.learner.flag(client, ex.now)
             return
         if self.learner.is_flagged(client, ex.now):
             return
@@ -314,17 +323,13 @@ _ENFORCED: dict[str, tuple[float, RouteModel]] = {}
 def _enforced_model(path: str) -> RouteModel:
     """The model file's content, re-read when the file changed since."""
     try:
-        stamp = time.time() if not path else _mtime(path)
+        stamp = os.stat(path).st_mtime
     except OSError:
-        stamp = 0.0
+        stamp = 0.0  # removed since the policy loaded: nothing enforced
     cached = _ENFORCED.get(path)
     if cached is None or cached[0] != stamp:
         cached = _ENFORCED[path] = (stamp, load_route_model(path))
     return cached[1]
-
-
-def _mtime(path: str) -> float:
-    return os.stat(path).st_mtime
 
 
 # What was learnt since the last flush is not lost at a clean shutdown.
