@@ -69,6 +69,7 @@ def serve(policy_path: str, workers: int = 1) -> int:
     try:
         # Per-process memory state would multiply every limit by workers.
         check_shared(policy.state, workers, policy.source)
+        warm_up(policy)
     except PolicyError as exc:
         log.error("policy.invalid error=%s", exc)
         return 2
