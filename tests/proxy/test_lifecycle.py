@@ -130,11 +130,12 @@ def test_sigterm_drains_requests_in_flight(
     echo_upstream: EchoUpstream, workers: int, request: pytest.FixtureRequest
 ):
     text = policy(echo_upstream.url, state_for(workers, request))
+    marker = f"drain{time.monotonic_ns()}"
     answers: list[Answer | Exception] = []
 
     def slow_request() -> None:
         try:
-            answers.append(send(running.port, "GET", "/x/slow?delay=1"))
+            answers.append(send(running.port, "GET", f"/x/slow?delay=1&m={marker}"))
         except Exception as exc:  # recorded: the assertion below reports it
             answers.append(exc)
 
@@ -142,7 +143,11 @@ def test_sigterm_drains_requests_in_flight(
         threads = [threading.Thread(target=slow_request) for _ in range(8)]
         for thread in threads:
             thread.start()
-        time.sleep(0.4)  # every request is now waiting on the upstream
+        # Every request reached the upstream and waits for its answer.
+        deadline = time.monotonic() + 10
+        while len(echo_upstream.find(marker)) < 8:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         running.process.send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join(10)

@@ -16,6 +16,9 @@ MAX_HEADER_BYTES = 1000
 MAX_HEADERS = 10
 MAX_BODY = 2000
 TIMEOUT = 1.0  # header, body and idle timeouts
+# How late a timeout may fire on a busy shared machine: the watchdog's
+# sweep interval (a quarter of the timeout) plus scheduling delays.
+SLACK = 2.0
 
 POLICY = f"""
 listen: 127.0.0.1:@PORT@
@@ -137,12 +140,12 @@ def test_header_timeout_cuts_off_a_slow_head(proxy: Vaultgate):
         data = read_until_close(sock, 5)
         waited = time.monotonic() - started
     assert one(data).status == 408
-    assert TIMEOUT * 0.9 <= waited <= TIMEOUT + 1.0
+    assert TIMEOUT * 0.9 <= waited <= TIMEOUT + SLACK
 
 
 def test_header_timeout_applies_to_a_silent_connection(proxy: Vaultgate):
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
-        assert closed_within(sock, TIMEOUT + 1.0)
+        assert closed_within(sock, TIMEOUT + SLACK)
 
 
 def test_body_timeout_is_not_hit_by_a_body_sent_in_time(proxy: Vaultgate):
@@ -167,7 +170,7 @@ def test_body_timeout_cuts_off_a_slow_body(
         data = read_until_close(sock, 5)
         waited = time.monotonic() - started
     assert one(data).status == 408
-    assert TIMEOUT * 0.9 <= waited <= TIMEOUT + 1.0
+    assert TIMEOUT * 0.9 <= waited <= TIMEOUT + SLACK
     assert echo_upstream.find(marker) == []
 
 
@@ -180,7 +183,7 @@ def test_idle_keep_alive_connection(proxy: Vaultgate):
         sock.sendall(request)
         assert _read_one(sock).status == 200
         started = time.monotonic()
-        assert closed_within(sock, TIMEOUT + 1.0)
+        assert closed_within(sock, TIMEOUT + SLACK)
         assert time.monotonic() - started >= TIMEOUT * 0.9
 
 
