@@ -76,10 +76,14 @@ async def _answer(
 ) -> tuple[int, bool]:
     prefix = b""
     if inc.has_body:
-        try:
-            prefix = await _inspectable(conn, inc, ex.request)
-        except ProtocolError as exc:
-            return protocol_failure(conn, inc, ex, exc)
+        limit = conn.server.settings.inspect_body_bytes
+        if inc.complete and inc.received <= limit and inc.error is None:
+            prefix = _arrived(inc, ex.request)  # the common case: no wait
+        else:
+            try:
+                prefix = await _inspectable(conn, inc, ex.request, limit)
+            except ProtocolError as exc:
+                return protocol_failure(conn, inc, ex, exc)
     mark = perf_counter_ns()
     try:
         decision = await conn.server.engine.decide(ex)
@@ -93,13 +97,23 @@ async def _answer(
     return await forward(conn, inc, ex, prefix, timings)
 
 
+def _arrived(inc: Incoming, request: Request) -> bytes:
+    """The whole body, already received and within the inspection limit."""
+    chunks = inc.chunks
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    chunks.clear()
+    inc.buffered = 0
+    request.body = body
+    request.body_length = len(body)
+    return body
+
+
 async def _inspectable(
-    conn: ClientConnection, inc: Incoming, request: Request
+    conn: ClientConnection, inc: Incoming, request: Request, limit: int
 ) -> bytes:
     """Read the body up to the inspection limit; set it on the request."""
     if inc.expect and inc.version == "1.1" and not inc.received and not inc.complete:
         conn.write(wire.CONTINUE)  # the client waits for this before the body
-    limit = conn.server.settings.inspect_body_bytes
     parts: list[bytes] = []
     size = 0
     while size <= limit:
