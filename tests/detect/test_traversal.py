@@ -45,6 +45,7 @@ MUST_NOT_FIRE = [
     ("json", "$.memo", "file: statement.pdf"),
     ("json", "$.memo", "repo https://github.com/org/tool.git/"),
     ("path", "", "/.well-known/openid-configuration"),
+    ("path", "", "/.vaultgate/refusal"),
     ("path", "", "/api/v1/accounts/123/statements"),
     ("path", "", "/static/app.v2.min.js"),
     ("path", "", "/statements/2024.zip"),

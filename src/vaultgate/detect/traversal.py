@@ -99,10 +99,16 @@ def _climbs_once(text: str) -> bool:
     return bool(_DOTDOT.findall(_fold(text)))
 
 
+# Hidden segments that are not probes: RFC 8615's /.well-known/ and the
+# prefix vaultgate reserves for its own endpoints (the NGINX adapter's
+# /.vaultgate/refusal).
+_OPEN_HIDDEN = frozenset({"well-known", "vaultgate"})
+
+
 def _not_well_known(text: str) -> bool:
-    """A hidden path segment other than RFC 8615's /.well-known/."""
+    """A hidden path segment other than /.well-known/ and /.vaultgate/."""
     for match in re.finditer(r"(?:^|/)\.([\w-]+)", text):
-        if match.group(1).lower() != "well-known":
+        if match.group(1).lower() not in _OPEN_HIDDEN:
             return True
     return False
 
