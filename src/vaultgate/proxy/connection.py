@@ -401,7 +401,7 @@ class ClientConnection(asyncio.Protocol):
                     self.close()
                     break
                 self.busy = True
-                keep = await handle(self, item)
+                keep = await self.answer(self, item)
                 self.busy = False
                 self.served += 1
                 if not keep:
