@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.detect.family_cases import request_findings, request_rules
 from vaultgate.core.rawhttp import ParseFailure, parse_request
+from vaultgate.core.request import Request
+from vaultgate.detect import protocol
 from vaultgate.detect.protocol import ProtocolSettings, check_request
 
 HOST = b"Host: api.bank.example\r\n"
@@ -160,3 +164,70 @@ def test_method_override_waits_for_paranoia_2() -> None:
     raw = req(b"POST", b"/v1/payees?_method=DELETE", body=b"x=1")
     assert "protocol.method_override" not in request_rules(raw)
     assert "protocol.method_override" in request_rules(raw, paranoia=2)
+
+
+# -- the fast path may only say "certainly clean" -------------------------------
+
+_HEADER_POOL = [
+    ("Host", "api.bank.example"),
+    ("Host", ""),
+    ("Host", "127.0.0.1"),
+    ("User-Agent", "okhttp/4.12.0"),
+    ("User-Agent", " "),
+    ("Accept", "application/json"),
+    ("Accept", "text/html;charset=CP1026"),
+    ("Accept-Encoding", "gzip"),
+    ("Accept-Encoding", "x," * 60),
+    ("Connection", "keep-alive, close"),
+    ("Range", "bytes=5-0"),
+    ("Proxy", "http://x"),
+    ("X-HTTP-Method-Override", "DELETE"),
+    ("Content-Length", "12x"),
+    ("Transfer-Encoding", "chunked"),
+    ("X-Note", "tab\there"),
+    ("X-Note", "bell\x07"),
+    ("Bad Name", "x"),
+]
+_CONTENT_TYPES = [
+    None,
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=utf-7",
+    "multipart/form-data",
+    "text/plain",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "TRACE", "get"]),
+    target=st.lists(
+        st.sampled_from(
+            [*"/aZ09?&=.", "#", "\\", " ", "%", "%u0061", "%00", "%c0%af", "\x01"]
+        ),
+        max_size=12,
+    ).map(lambda parts: "/" + "".join(parts)),
+    headers=st.lists(st.sampled_from(_HEADER_POOL), max_size=2),
+    content_type=st.sampled_from(_CONTENT_TYPES),
+    body=st.sampled_from([b"", b'{"a": 1}', b"{bad", b"a=1&b=%1G", b"null"]),
+    version=st.sampled_from(["1.1", "1.0", "0.9"]),
+)
+def test_the_fast_path_never_hides_a_finding(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    content_type: str | None,
+    body: bytes,
+    version: str,
+) -> None:
+    # A valid Host first, so that most examples reach the fast path.
+    fields = [("Host", "api.bank.example"), *headers]
+    if content_type is not None:
+        fields.append(("Content-Type", content_type))
+    request = Request(method, target, fields, "192.0.2.1", version=version)
+    request.body, request.body_length = body, len(body)
+    settings_ = ProtocolSettings()
+    if protocol._plainly_clean(request, settings_):
+        full = [f for check in protocol._CHECKS for f in check(request, settings_)]
+        assert full == []
