@@ -29,7 +29,7 @@ def test_training_is_deterministic_and_yields_a_working_model(tmp_path: Path) ->
     benign = model.assess(
         [Value("json", "$.memo", "Dinner (split 3 ways)")], frozenset()
     )
-    assert attack.probability >= model.threshold > benign.probability
+    assert attack.probability > 0.5 > benign.probability
     card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
     assert "vaultgate train --out" in card and "| sqli |" in card
 

@@ -479,9 +479,33 @@ def clean_noise(rng: random.Random) -> str:
 
     The proxy never scores these (``model.certainly_clean``); training on
     them as benign keeps the model's verdict on them what the fast path
-    assumes, which the property test checks.
+    assumes, which the property test checks.  Some repeat a short unit
+    (``0:0:0:0:``, ``ab-ab-ab``), as addresses and padded codes do.
     """
+    unit = "".join(rng.choice(_CLEAN_ALPHABET) for _ in range(rng.randint(1, 4)))
+    if rng.random() < 0.3:
+        return unit * rng.randint(2, 8)
     return "".join(rng.choice(_CLEAN_ALPHABET) for _ in range(rng.randint(1, 12)))
+
+
+def machine(rng: random.Random) -> str:
+    """Addresses, times, coordinates and ratios that devices and apps send."""
+    octets = [str(rng.randint(0, 255)) for _ in range(4)]
+    groups = [f"{rng.getrandbits(16):x}" for _ in range(rng.randint(2, 8))]
+    return rng.choice(
+        (
+            ".".join(octets),
+            ":".join(groups),
+            "::".join(groups[:2]),
+            ":".join(f"{rng.getrandbits(8):02X}" for _ in range(6)),
+            f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{octets[0]:0>2}",
+            f"{rng.randint(1, 32)}:{rng.randint(1, 32)}",
+            f"{rng.uniform(-90, 90):.4f},{rng.uniform(-180, 180):.4f}",
+            f"{'.'.join(octets)}:{rng.randint(1, 65535)}",
+            f"[{':'.join(groups)}]:{rng.randint(1, 65535)}",
+            f"PT{rng.randint(1, 59)}M{rng.randint(1, 59)}S",
+        )
+    )
 
 
 # (kind, generator, weight): where such a value is usually sent.
@@ -518,6 +542,9 @@ VALUES: tuple[tuple[str, Generator, int], ...] = (
     ("header", code_word, 2),
     ("json", clean_noise, 6),
     ("query", clean_noise, 3),
+    ("header", machine, 2),
+    ("json", machine, 2),
+    ("query", machine, 1),
     ("json", noisy, 12),
     ("query", noisy, 5),
     ("multipart", noisy, 3),
