@@ -69,8 +69,8 @@ MISTAKES = [
         "p.yaml: scoring: expected alert_score not above block_score",
     ),
     (
-        BASE + "routes: [{path: /a, audit: {file: x}}]\n",
-        "routes[0].audit: expected no route-level setting",
+        BASE + "routes: [{path: /a, traps: {ban_for: 1h}}]\n",
+        "routes[0].traps: expected no route-level setting",
     ),
     (BASE + "routes: [{path: /a\n", "p.yaml: line 3: expected valid YAML"),
     ("listen: 0.0.0.0:8080\n", "p.yaml: upstream: expected an upstream URL"),

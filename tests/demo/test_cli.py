@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from vaultgate.cli.demo import DemoError, render_policy, write_policy
 from vaultgate.core.model import Mode
 from vaultgate.core.policy import load_policy
+from vaultgate.demo.tokens import public_jwk, write_jwks
 from vaultgate.guards import load_all
 
 
@@ -34,6 +36,10 @@ def _args(**changes: object) -> argparse.Namespace:
 
 def test_the_rendered_default_policy_loads(tmp_path: Path) -> None:
     load_all()
+    # The default policy validates tokens against the demo API's JWKS,
+    # which the demo writes into its directory before vaultgate starts.
+    key = ec.generate_private_key(ec.SECP256R1())
+    write_jwks({"keys": [public_jwk(key)]}, str(tmp_path / "jwks.json"))
     path = write_policy(tmp_path, _args(port=8181, api_port=9191))
     policy = load_policy(str(path))
     assert policy.listen == ("127.0.0.1", 8181)
@@ -41,6 +47,8 @@ def test_the_rendered_default_policy_loads(tmp_path: Path) -> None:
     assert policy.mode is Mode.BLOCK
     assert policy.match("GET", "/accounts/1007").route.path == "/accounts/{account_id}"
     assert policy.match("GET", "/health").route.mode is Mode.OFF
+    payments = policy.match("POST", "/payments").route
+    assert payments.settings["on_state_error"] == "block"
 
 
 @pytest.mark.parametrize(
