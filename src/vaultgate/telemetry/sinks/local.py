@@ -21,7 +21,7 @@ from vaultgate.telemetry.sinks.base import Sink, SinkError
 
 
 def _lines(records: Sequence[Record]) -> bytes:
-    return b"".join(r.line + b"\n" for r in records)
+    return b"\n".join([r.line for r in records]) + b"\n"
 
 
 class FileSink(Sink):
@@ -60,21 +60,24 @@ class FileSink(Sink):
 
     def _write(self, records: Sequence[Record]) -> None:
         """Append, rotating before a line that would pass ``max_size``."""
-        limit = self._options.max_size if self._rotates else 1 << 62
+        data = _lines(records)
+        limit = self._options.max_size
+        if not self._rotates or self._size + len(data) <= limit:
+            self._append(data)  # the usual case: one write, no loop
+            return
         chunk: list[bytes] = []
         size = self._size
         for record in records:
             line = record.line + b"\n"
             if size and size + len(line) > limit:
-                self._append(chunk)
+                self._append(b"".join(chunk))
                 self._rotate()
                 chunk, size = [], 0
             chunk.append(line)
             size += len(line)
-        self._append(chunk)
+        self._append(b"".join(chunk))
 
-    def _append(self, lines: list[bytes]) -> None:
-        data = b"".join(lines)
+    def _append(self, data: bytes) -> None:
         self._handle.write(data)
         self._handle.flush()
         if self._options.fsync:
