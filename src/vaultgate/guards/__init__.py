@@ -19,6 +19,7 @@ GUARD_MODULES = (
     "vaultgate.guards.exfiltration",
     "vaultgate.guards.response_filter",
     "vaultgate.guards.inspection",
+    "vaultgate.guards.graphql",
     "vaultgate.guards.learned",
     "vaultgate.guards.methods",
     "vaultgate.guards.tokens",
