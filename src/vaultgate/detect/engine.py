@@ -53,6 +53,7 @@ from typing import Any
 
 import hyperscan
 
+from vaultgate import hsdb
 from vaultgate.core.model import Finding
 from vaultgate.core.request import Request
 from vaultgate.detect.base import KINDS, Rule, Value
@@ -190,14 +191,12 @@ def _compile(rules: Sequence[Rule]) -> _Compiled | None:
         cached = _DATABASES.get(key)
         if cached is not None:
             return cached
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     flags = [_FLAGS | (hyperscan.HS_FLAG_CASELESS if c else 0) for _, c in key]
     try:
-        database.compile(
-            expressions=[anchored(pattern).encode("utf-8") for pattern, _ in key],
-            ids=list(range(len(key))),
-            elements=len(key),
-            flags=flags,
+        database = hsdb.build(
+            [anchored(pattern).encode("utf-8") for pattern, _ in key],
+            flags,
+            list(range(len(key))),
         )
     except hyperscan.error as exc:
         raise ValueError(
@@ -348,7 +347,7 @@ class Inspector:
                 return findings
             hits = {}
             scan(
-                b"\n".join(blobs[start:]),
+                _SEPARATOR_BYTES.join(blobs[start:]),
                 match_event_handler=_first_hit,
                 context=hits,
                 scratch=scratch,
@@ -369,6 +368,8 @@ class Inspector:
         if rule.kinds is not None and value.kind not in rule.kinds:
             return None
         if rule.names is not None and value.name.lower() not in rule.names:
+            return None
+        if value.kind == "header" and value.name in rule.skip_headers:
             return None
         location = f"{value.kind}:{value.name}"
         key = (rule.id, location)

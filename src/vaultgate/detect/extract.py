@@ -47,13 +47,21 @@ MAX_GRAPHQL_TOKENS = 10_000
 # larger text files are documents, not form fields.
 MAX_TEXT_PART = 64 * 1024
 
-# Headers whose values vary in benign traffic and reach no application
-# logic; they are checked by the protocol rules, not as payload.
+# Standard headers whose values vary in benign traffic and are read by the
+# HTTP stack, not the application: protocol rules check them, not payload
+# rules.  Every other header (custom ones such as "Test:" or "Remote-IP"
+# included) is inspected.  Cookie is inspected as cookies, Authorization
+# belongs to the token guards, and browsers set the Sec-* values.
 SKIPPED_HEADERS = frozenset(
     {"accept", "accept-language", "accept-encoding", "accept-charset", "host"}
-    | {"content-length", "connection", "cache-control", "pragma"}
+    | {"content-length", "connection", "cache-control", "pragma", "cookie"}
+    | {"content-type", "content-encoding", "transfer-encoding", "te", "trailer"}
+    | {"keep-alive", "proxy-connection", "upgrade", "expect", "date", "dnt"}
+    | {"authorization", "proxy-authorization", "upgrade-insecure-requests"}
+    | {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"}
+    | {"if-range", "range", "accept-ranges", "content-range", "priority"}
+    | {"traceparent", "tracestate", "content-md5"}
 )
-_ALWAYS_HEADERS = frozenset({"user-agent", "referer"})
 # Letters, digits, "_" and "-", not starting with "_" ("__proto__"): nothing
 # in such a name can execute, so it is not inspected.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}")
@@ -171,11 +179,12 @@ def _headers(headers: list[tuple[str, str]], out: Extraction, limits: Limits) ->
     cookies = False
     for name, value in headers:
         key = name.lower()
-        if key in SKIPPED_HEADERS and key not in limits.headers:
-            continue
-        if key in _ALWAYS_HEADERS or key.startswith("x-") or key in limits.headers:
+        if key == "cookie":
+            cookies = True
+        if key in limits.headers or not (
+            key in SKIPPED_HEADERS or key.startswith("sec-")
+        ):
             out.add("header", key, value, limits)
-        cookies = cookies or key == "cookie"
     return cookies
 
 

@@ -109,6 +109,9 @@ def _points_inside(text: str) -> bool:
 
 
 _SCORE = 5
+# Headers a browser fills with the page's own origin, internal on an
+# intranet or in development: the application does not fetch them.
+_OWN_SITE = frozenset({"origin", "referer"})
 RULES = (
     Rule(
         "ssrf.metadata",
@@ -129,6 +132,7 @@ RULES = (
         r"|://[^\x00-\x7f]|://[^/?#\s]*\\|://[^/?#]*@[^/?#]*[\s@]"
         r"|://[^/?#@\s]*\s+[^/?#@]*@",
         _SCORE,
+        skip_headers=_OWN_SITE,
         confirm=_points_inside,
         description="a URL to a loopback, private or link-local address",
     ),
@@ -141,6 +145,7 @@ RULES = (
         r"|(?:^|[\s=@])(?:[\w.-]+\.)?(?:localtest\.me|lvh\.me|vcap\.me"
         r"|svc\.cluster\.local)(?::\d+)?/",
         _SCORE,
+        skip_headers=_OWN_SITE,
         description="a scheme-less URL to localhost or a container host",
     ),
     Rule(
