@@ -27,7 +27,10 @@ from vaultgate.detect.traversal import SENSITIVE_PATHS
 
 
 def _alternation(names: frozenset[str]) -> str:
-    return "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
+    # Longest first so alternation prefers whole names; ties by text, so the
+    # pattern (and the compiled-database cache key) is the same every run.
+    escaped = (re.escape(n) for n in names)
+    return "|".join(sorted(escaped, key=lambda n: (-len(n), n)))
 
 
 _NAMES = _alternation(COMMANDS)
