@@ -94,6 +94,12 @@ MUST_FIRE = [
     ("test' or 1=", "sqli.tautology"),
     ("x'-email--", "sqli.comment"),
     ("OR '{\"b\":2}'::jsonb <@ '{\"a\":1}'::jsonb", "sqli.cast"),
+    ("OR '{\"a\":\"b\"}' ? 'a'", "sqli.json_operator"),
+    ("OR '[1,2]' ? '1'", "sqli.json_operator"),
+    ("OR '{\"name\":\"asd\"}' ?| array['a','name']", "sqli.json_operator"),
+    ("x' or '{\"a\":2,\"c\":[4,5]}' -> '$.c[1]' = 5--", "sqli.json_operator"),
+    ('\'{"a":2,"c":[4,5,{"f":7}]}\' < \'$.c[2].f\' = 7', "sqli.json_operator"),
+    ('1 and \'{"b":2}\' <@ \'{"a":1, "b":2}\'', "sqli.json_operator"),
 ]
 
 # Realistic API values: names with apostrophes, prose with SQL words,
@@ -159,6 +165,11 @@ MUST_NOT_FIRE = [
     "true",
     "IPv6 fe80::1",
     "Rand (ZAR) or Euro",
+    "Did you mean '[REF-123]'? 'Yes'",
+    "Tag '[1]' means 'urgent' > 'normal'",
+    "Use '{\"amount\": 5}' as the body, then '$' totals",
+    '{"filter": {"tags": ["a", "b"]}, "op": "contains"}',
+    "Ref '[2024]' ? no idea",
 ]
 
 

@@ -544,7 +544,24 @@ _CAST_TYPES = (
     "|bool|boolean|regclass|oid|bytea"
 )
 
+# A quoted JSON literal ('{"a":1}', '[1,2]') and a PostgreSQL or MySQL JSON
+# operator with another literal: a condition built from JSON values, which
+# WAFs that know no JSON syntax pass.  Prose puts no quoted JSON before
+# "@>" or " ? 'a'"; a plain comparison counts only before a JSON path.
+_JSON_LITERAL = r"'\s*(?:\{\s*[\"\w]|\[\s*[\"\d\[{])[^'\x00]*[\]}]\s*'"
+_JSON_OPERATOR = (
+    r"(?:->>?|#>>?|#-|@>|<@|@\?|@@|\s\?[|&]?)\s*(?:'|array\s*\[)"
+    r"|(?:[<>=]|!=|<>)\s*'\$"
+)
+
 RULES = (
+    Rule(
+        id="sqli.json_operator",
+        family="sqli",
+        pattern=_JSON_LITERAL + r"(?:::\s*jsonb?)?\s*(?:" + _JSON_OPERATOR + ")",
+        score=5,
+        description="a quoted JSON literal compared with a JSON operator",
+    ),
     Rule(
         id="sqli.tautology",
         family="sqli",
