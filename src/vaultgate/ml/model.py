@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import hyperscan
 import numpy as np
 import numpy.typing as npt
 
@@ -64,7 +66,6 @@ SHORT_CODE_WORDS = frozenset(
         "in", "rm", "ls", "id", "cat", "ping", "wget", "curl", "nc", "sh", "bash",
     )
 )  # fmt: skip
-_WORDS = re.compile(r"[a-z]+")
 # The model shipped in the package (``vaultgate train`` rebuilds it).
 SHIPPED = "attack-model.npz"
 
@@ -82,9 +83,10 @@ def triage(values: Sequence[Value]) -> list[Value]:
     """The values that are not certainly clean (``certainly_clean``, batched)."""
     todo: list[Value] = []
     clean: list[Value] = []
+    fullmatch = CLEAN.fullmatch
     for value in values:
         text = value.text
-        alphabet = text.isalnum() or CLEAN.fullmatch(text) is not None
+        alphabet = text.isalnum() or fullmatch(text) is not None
         if alphabet or (value.kind == "path" and _clean_path(text)):
             clean.append(value)
         else:
@@ -102,10 +104,45 @@ def _clean_path(text: str) -> bool:
 
 def has_code_words(text: str) -> bool:
     """Whether ``text`` holds a word of ``CODE_WORDS`` or ``SHORT_CODE_WORDS``."""
-    low = text.lower()
-    if any(word in low for word in CODE_WORDS):
-        return True
-    return not SHORT_CODE_WORDS.isdisjoint(_WORDS.findall(low))
+    found: list[int] = []
+    _code_words().scan(
+        text.encode("utf-8", "surrogatepass"),
+        match_event_handler=_found,
+        context=found,
+        scratch=_code_scratch(),
+    )
+    return bool(found)
+
+
+def _found(pattern: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(pattern)
+
+
+@lru_cache(maxsize=1)
+def _code_words() -> Any:
+    """One Hyperscan database of the code words (compiled on first use)."""
+    words = [re.escape(w) for w in CODE_WORDS]
+    words.append(r"\b(?:" + "|".join(sorted(SHORT_CODE_WORDS)) + r")\b")
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    flag = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+    database.compile(
+        expressions=[w.encode() for w in words],
+        ids=list(range(len(words))),
+        elements=len(words),
+        flags=[flag] * len(words),
+    )
+    return database
+
+
+_SCRATCH = threading.local()
+
+
+def _code_scratch() -> Any:
+    """This thread's Hyperscan scratch (scratch may not be shared by threads)."""
+    scratch = getattr(_SCRATCH, "scratch", None)
+    if scratch is None:
+        scratch = _SCRATCH.scratch = hyperscan.Scratch(_code_words())
+    return scratch
 
 
 @dataclass(frozen=True, slots=True)
