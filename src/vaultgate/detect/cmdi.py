@@ -107,6 +107,12 @@ def _expands_to_command(text: str) -> bool:
             return True
         if shell_score(" ".join(words)):
             return True
+        # Braces glued into a word (c{a,oun}t) or with an empty option
+        # ({,id}, {id,}) are how a shell, not a sentence, lists words: one
+        # that names a command is enough.
+        glued = bool(prefix or suffix) or "" in options.split(",")
+        if glued and any(word.lower() in COMMANDS for word in words):
+            return True
     return False
 
 
