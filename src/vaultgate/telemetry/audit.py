@@ -35,6 +35,7 @@ from vaultgate.telemetry.events import (
     MAX_LOGGED_PATH,
     Timings,
     alert_event,
+    clean_event,
     refusal_event,
     request_event,
 )
@@ -103,6 +104,11 @@ class AuditLog:
         rate = 1.0 if alerting or not _clean(ex, status) else _sample_rate(ex)
         if rate < 1.0 and zlib.crc32(ex.incident_id.encode()) >= rate * _SAMPLE_SPACE:
             return
+        if rate == 1.0 and not alerting and status < 500:
+            line = clean_event(ex, status, timings)
+            if line is not None:  # allowed clean traffic: no dict built
+                self._emit(EVENT, ex.now, line)
+                return
         detail = alerting and self._detail.take(ex.now)
         doc = request_event(ex, status, timings, detail, alerts, rate)
         if alerting and not detail:

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from vaultgate import __version__
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.masking import Masker
@@ -188,6 +190,89 @@ def request_event(
     if parts is not None:
         _put_detail(doc, parts, masked)
     return doc
+
+
+# The event of allowed clean traffic, the bulk of the log, as one bytes
+# template: the same document ``request_event`` builds for such a request
+# (the telemetry tests compare the two), without building a dict per
+# request.  Strings from the request go through orjson to be escaped.
+_CLEAN_EVENT = (
+    b'{"@timestamp":"%s","ecs":%s,"event":{"id":%s,"kind":"event",'
+    b'"category":["web"],"type":["access","allowed"],"action":"allow",'
+    b'"outcome":"%s","duration":%d,"dataset":"vaultgate.access"},'
+    b'"observer":%s,"source":{"ip":%s},"client":{"ip":%s},'
+    b'"http":{"request":{"method":%s,"bytes":%d},'
+    b'"response":{"status_code":%d,"bytes":%d},"version":%s},'
+    b'"url":{"path":%s},"vaultgate":{"incident_id":%s,%s'
+    b'"decision":"allow","enforced":false,"score":0,'
+    b'"timings":{"inspection_us":%d,"upstream_us":%d}}}'
+)
+_ECS_JSON = orjson.dumps(_ECS)
+_OBSERVER_JSON = orjson.dumps(_OBSERVER)
+# ``"route":...,"mode":...,`` by route path and mode; routes are few, and
+# a reload that renames them all only refills this.
+_ROUTE_JSON: dict[tuple[str, str], bytes] = {}
+MAX_ROUTES_KNOWN = 1024
+
+
+def clean_event(ex: Exchange, status: int, timings: Timings) -> bytes | None:
+    """The encoded event of allowed traffic with nothing to note, or None.
+
+    None when the event would carry more than the metadata (a principal,
+    tags, a score, TLS, a reason) or the path was never seen clean:
+    ``request_event`` then builds it, and remembers the path.
+    """
+    decision = ex.decision
+    request = ex.request
+    if (
+        (
+            decision is not None
+            and (decision.action is not Action.ALLOW or decision.reasons)
+        )
+        or ex.score
+        or ex.tags
+        or ex.principal is not None
+        or request.tls is not None
+        or ex.findings
+        or ex.inspection_incomplete
+    ):
+        return None
+    path = ex.normalized_path[:MAX_LOGGED_PATH]
+    if path not in _CLEAN_PATHS:
+        return None
+    route = ex.route
+    key = (route.path, route.mode._value_)
+    route_json = _ROUTE_JSON.get(key)
+    if route_json is None:
+        route_json = b'"route":%s,"mode":%s,' % (
+            orjson.dumps(key[0]),
+            orjson.dumps(key[1]),
+        )
+        if len(_ROUTE_JSON) >= MAX_ROUTES_KNOWN:
+            _ROUTE_JSON.clear()
+        _ROUTE_JSON[key] = route_json
+    dumps = orjson.dumps
+    incident = dumps(ex.incident_id)
+    return _CLEAN_EVENT % (
+        iso_time(ex.now).encode(),
+        _ECS_JSON,
+        incident,
+        b"failure" if status >= 400 else b"success",
+        timings.total_us * 1000,
+        _OBSERVER_JSON,
+        dumps(request.peer_ip or request.client_ip),
+        dumps(request.client_ip),
+        dumps(request.method),
+        timings.bytes_in,
+        status,
+        timings.bytes_out,
+        dumps(request.version),
+        dumps(path),
+        incident,
+        route_json,
+        timings.inspection_us,
+        timings.upstream_us,
+    )
 
 
 def _remember_clean(path: str, masked: str) -> str:
