@@ -67,6 +67,12 @@ class Request:
             self._index = _index_headers(self.headers)
         return self._index.get(name)
 
+    def header_index(self) -> dict[str, str]:
+        """Every header by lower-case name, repeated ones joined; do not modify."""
+        if self._index is None:
+            self._index = _index_headers(self.headers)
+        return self._index
+
     @property
     def content_type(self) -> str:
         """The media type, lower case, without parameters."""

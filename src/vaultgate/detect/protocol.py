@@ -196,27 +196,47 @@ def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
         or not _plain_body(request)
     ):
         return False
-    names = [name for name, _ in request.headers]
-    lowered = {name.lower() for name in names}
-    watched = _RESTRICTED_HEADERS | _OVERRIDE_HEADERS | _WATCHED_HEADERS
-    host = request.header("host") or ""
-    accept = request.header("accept")
+    headers = request.headers
+    index = request.header_index()
+    host = index.get("host") or ""
+    accept = index.get("accept")
+    args = request.args
     return not (
-        len(lowered) < len(names)
-        or not lowered.isdisjoint(watched)
-        or _NOT_TOKEN.search("".join(names))
-        or not "".join(v for _, v in request.headers).isprintable()
+        not _plain_names(tuple([name for name, _ in headers]))
+        or not "".join([v for _, v in headers]).isprintable()
         or not host.strip()
-        or not (request.header("content-length") or "0").strip().isdigit()
-        or "," in (request.header("connection") or "")
+        or not (index.get("content-length") or "0").strip().isdigit()
+        or "," in (index.get("connection") or "")
         or (accept is not None and (not accept.strip() or "charset" in accept.lower()))
-        or not (request.header("user-agent") or "x").strip()
-        or len(request.header("accept-encoding") or "")
-        > settings.max_accept_encoding_length
-        or len(request.args) > settings.max_args
-        or any(len(name) > settings.max_arg_name_length for name, _ in request.args)
-        or (settings.paranoia >= 2 and any(n == "_method" for n, _ in request.args))
+        or not (index.get("user-agent") or "x").strip()
+        or len(index.get("accept-encoding") or "") > settings.max_accept_encoding_length
+        or len(args) > settings.max_args
+        or any(len(name) > settings.max_arg_name_length for name, _ in args)
+        or (settings.paranoia >= 2 and any(n == "_method" for n, _ in args))
     )
+
+
+_WATCHED = _RESTRICTED_HEADERS | _OVERRIDE_HEADERS | _WATCHED_HEADERS
+# Verdicts on header name lists: clients send the same few lists again and
+# again.  Bounded, emptied when full, so odd lists cannot grow it.
+_NAMES_SEEN: dict[tuple[str, ...], bool] = {}
+MAX_NAME_LISTS = 1024
+
+
+def _plain_names(names: tuple[str, ...]) -> bool:
+    """No repeated name, none a check watches, every one a token."""
+    known = _NAMES_SEEN.get(names)
+    if known is None:
+        lowered = {name.lower() for name in names}
+        known = not (
+            len(lowered) < len(names)
+            or not lowered.isdisjoint(_WATCHED)
+            or _NOT_TOKEN.search("".join(names))
+        )
+        if len(_NAMES_SEEN) >= MAX_NAME_LISTS:
+            _NAMES_SEEN.clear()
+        _NAMES_SEEN[names] = known
+    return known
 
 
 def _finding(rule: str, score: int, location: str, snippet: str = "") -> Finding:
