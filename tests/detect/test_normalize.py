@@ -78,6 +78,20 @@ def test_rounds_are_bounded() -> None:
                 "<img src=x onerror=alert(1) />/a",
             ],
         ),
+        # Base64 that arrives escaped is decoded after the escapes.
+        (
+            "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg%3D%3D",
+            ["PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "<script>alert(1)</script>"],
+        ),
+        (
+            "\\u0058\\u0079QkTkRfRlVOQyQkX2Z1bmN0aW9uKCkK",
+            [
+                "XyQkTkRfRlVOQyQkX2Z1bmN0aW9uKCkK",
+                "_$$ND_FUNC$$_function()\n",
+                "_$$ND_FUNC$$_function() ",
+            ],
+        ),
+        ("%00%00", []),  # decodes to nothing: no form to scan
         ("deadbeefdeadbeef", ["deadbeefdeadbeef"]),  # hex id: not Base64 text
         ("DE89370400440532013000", ["DE89370400440532013000"]),  # an IBAN
     ],

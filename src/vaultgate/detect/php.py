@@ -93,7 +93,7 @@ RULES = (
         "php.open_tag",
         "php",
         r"<\?(?:php\b|=|$)|<\?\s+(?:[$@`]|[a-z_]\w*\s*\(|echo\s|print\s|include"
-        r"|require)|<\?xml\s*[^a-z\s]|[\[{][/\\]?php[\]}]",
+        r"|require|php\b)|<\?xml\s*[^a-z\s]|[\[{][/\\]?php[\]}]",
         _SCORE,
         description="a PHP open tag or template PHP block",
     ),
