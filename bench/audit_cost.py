@@ -221,7 +221,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if args.wrk:
-                wrk_report(Path(tmp), port, args.wrk, args.connections)
+                wrk_report(Path(tmp), port, args.wrk, args.connections, args.rounds)
             else:
                 report(Path(tmp), port, args.requests, args.rounds)
     finally:
@@ -249,7 +249,9 @@ def _vaultgate(tmp: Path, name: str, text: str) -> Iterator[Any]:
         process.wait(timeout=30)
 
 
-def wrk_report(tmp: Path, hec_port: int, seconds: int, connections: int) -> None:
+def wrk_report(
+    tmp: Path, hec_port: int, seconds: int, connections: int, rounds: int
+) -> None:
     """``vaultgate run`` under wrk with each audit variant (needs wrk)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bench import servers, throughput
@@ -258,27 +260,37 @@ def wrk_report(tmp: Path, hec_port: int, seconds: int, connections: int) -> None
     for script in scripts.values():  # a name, not 127.0.0.1: an IP as Host
         with open(script, "a") as lua:  # is a finding, and a ban soon after
             lua.write('wrk.headers["Host"] = "api.bank.example"\n')
-    results = []
+    runs: dict[tuple[str, str], list[Any]] = {}
     with servers.upstream(tmp) as upstream:
-        for variant in ("off", "file", "hec"):
-            text = (
-                "listen: 127.0.0.1:@PORT@\n"
-                f"upstream: http://127.0.0.1:{upstream.port}\n"
-                "mode: block\n"
-                f"audit: {{spool_dir: {tmp / 'spool'},"
-                f" sinks: {sinks_yaml(variant, tmp, hec_port)}}}\n"
-            )
-            with _vaultgate(tmp, f"audit-{variant}", text) as target:
-                results += throughput.measure(target, scripts, seconds, connections)
-    print(f"vaultgate run under wrk, {seconds} s per run, {connections} connections:")
-    base = {r.workload: r for r in results if r.target == "audit-off"}
-    for r in results:
-        cost = (1 - r.rps / base[r.workload].rps) * 100
+        for _ in range(rounds):
+            for variant in ("off", "file", "hec"):
+                text = wrk_policy(variant, tmp, upstream.port, hec_port)
+                with _vaultgate(tmp, f"audit-{variant}", text) as target:
+                    for r in throughput.measure(target, scripts, seconds, connections):
+                        runs.setdefault((variant, r.workload), []).append(r)
+    print(
+        f"vaultgate run under wrk, {seconds} s per run, {connections} connections,"
+        f" median of {rounds}:"
+    )
+    for (variant, workload), results in runs.items():
+        cpu = statistics.median(r.cpu_us_per_req for r in results)
+        rps = statistics.median(r.rps for r in results)
+        base = statistics.median(r.cpu_us_per_req for r in runs[("off", workload)])
         print(
-            f"  {r.target:15s} {r.workload:14s} {r.rps:8.0f} req/s"
-            f"  {r.cpu_us_per_req:6.1f} us CPU/req  p99 {r.p99_ms:6.2f} ms"
-            f"  throughput cost {cost:5.1f}%  non-2xx {r.non_2xx}"
+            f"  audit {variant:5s} {workload:14s} {rps:7.0f} req/s"
+            f"  {cpu:6.1f} us CPU/req  CPU cost {(1 - base / cpu) * 100:5.1f}%"
+            f"  non-2xx {sum(r.non_2xx for r in results)}"
         )
+
+
+def wrk_policy(variant: str, tmp: Path, upstream_port: int, hec_port: int) -> str:
+    return (
+        "listen: 127.0.0.1:@PORT@\n"
+        f"upstream: http://127.0.0.1:{upstream_port}\n"
+        "mode: block\n"
+        f"audit: {{spool_dir: {tmp / 'spool'},"
+        f" sinks: {sinks_yaml(variant, tmp, hec_port)}}}\n"
+    )
 
 
 def report(tmp: Path, port: int, count: int, rounds: int) -> None:
