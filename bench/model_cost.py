@@ -2,7 +2,9 @@
 
 Measures what the ``learned`` guard adds to a request whose values the
 inspection guard has already extracted and decoded (as in the proxy):
-the fast path over every value, then one scored batch.  Requests: the
+the fast path over every value, then one scored batch ("cold": no score
+cache; "cache warm": every value seen before, as wrk's repeated request
+is after the first).  Requests: the
 ~1 KB JSON payment of ``bench.throughput`` (with its headers) and the
 small GET of the same benchmark, plus a worst case in which every value
 of the 1 KB request must be scored.  Prints microseconds per request
@@ -17,11 +19,14 @@ import argparse
 import timeit
 from collections.abc import Callable
 
+import numpy as np
+
 from bench.throughput import GET_PATH, POST_PATH, payment_body
 from vaultgate.core.request import Request
+from vaultgate.detect.base import Value
 from vaultgate.detect.extract import extract
 from vaultgate.detect.normalize import expand_all
-from vaultgate.ml.model import load_model
+from vaultgate.ml.model import Model, ScoreCache, load_model
 
 HEADERS = [
     ("Host", "127.0.0.1:8080"),
@@ -47,6 +52,10 @@ def requests() -> dict[str, Request]:
 
 def measure(rounds: int, number: int, path: str = "") -> None:
     model = load_model(path)
+    # A yardstick of how loaded the machine is: about 1 µs when idle.
+    small = np.arange(10.0)
+    cost = best(lambda: np.maximum(small + 1.0, 0.0), rounds, number)
+    print(f"{'reference':14} two numpy operations on 10 floats: {cost:6.2f} µs")
     for name, request in requests().items():
         raw = extract(request).values
         values = expand_all(raw)
@@ -54,6 +63,8 @@ def measure(rounds: int, number: int, path: str = "") -> None:
         scored = model.assess(values, texts).scored
         cost = best(lambda v=values, t=texts: model.assess(v, t), rounds, number)
         print(f"{name:14} {len(values):3} values, {scored:2} scored: {cost:6.1f} µs")
+        warm = best(_warm(model, values, texts), rounds, number)
+        print(f"{'  cache warm':14} (the same values seen before): {warm:6.1f} µs")
         if name.startswith("POST"):
             every = [v.text for v in values]
             flags = [False] * len(every)
@@ -61,6 +72,13 @@ def measure(rounds: int, number: int, path: str = "") -> None:
             print(
                 f"{'every value':14} {len(every):3} values, all scored: {cost:6.1f} µs"
             )
+
+
+def _warm(
+    model: Model, values: list[Value], raw: frozenset[str]
+) -> Callable[[], object]:
+    cache = ScoreCache(4096)
+    return lambda: model.assess(values, raw, cache)
 
 
 def best(call: Callable[[], object], rounds: int, number: int) -> float:

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from vaultgate.detect.base import Value
 from vaultgate.errors import PolicyError
 from vaultgate.ml import features
-from vaultgate.ml.model import Model, certainly_clean, load_model, save_model
+from vaultgate.ml.model import (
+    Model,
+    ScoreCache,
+    certainly_clean,
+    load_model,
+    save_model,
+)
 
 MODEL = load_model()
 
@@ -130,3 +136,18 @@ def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a model")
     with pytest.raises(PolicyError, match="vaultgate train"):
         load_model(str(path))
+
+
+def test_the_score_cache_gives_the_same_answers_and_stays_bounded() -> None:
+    cache = ScoreCache(8)
+    values = [Value("json", f"$.v{i}", f"note {i}; it's fine") for i in range(30)]
+    values.append(Value("query", "q", "1' or '1'='1"))
+    plain = MODEL.assess(values, frozenset())
+    for _ in range(2):
+        cached = MODEL.assess(values, frozenset(), cache)
+        assert cached.value == plain.value
+        assert cached.probability == pytest.approx(plain.probability)
+    assert len(cache.known) <= 8
+    long_text = "x'" * 200  # past MAX_CACHED_TEXT: scored, never kept
+    MODEL.assess([Value("json", "$.t", long_text)], frozenset(), cache)
+    assert all(len(text) <= 256 for text, _ in cache.known)

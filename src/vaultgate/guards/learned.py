@@ -20,6 +20,7 @@ Policy keys (top level and per route)::
       certain_score: 5
       weight: 1.0         # multiplies both scores on this route
       monitor: false
+      cache: 4096         # distinct short values whose scores are kept
     learning:
       mode: off           # off | learn | enforce
       file: ""            # the route-model JSON file (required unless off)
@@ -50,7 +51,7 @@ from vaultgate.detect.extract import extract
 from vaultgate.detect.normalize import expand_all
 from vaultgate.guards.base import Guard, Services, register_guard
 from vaultgate.ml.learner import Learner, flush_all, learner_for, load_route_model
-from vaultgate.ml.model import Model, load_model
+from vaultgate.ml.model import Model, ScoreCache, load_model
 from vaultgate.ml.routes import Deviation, RouteModel, client_digest, parameters
 
 # Set by the inspection guard: the decoded values it scanned, and the
@@ -77,6 +78,9 @@ class ModelSettings:
     certain_score: int = 5  # blocked on its own at the default block_score
     weight: float = 1.0
     monitor: bool = False
+    # Distinct short values whose scores are kept (0: none): user agents
+    # and enumerations repeat, and a kept score is exact.
+    cache: int = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,7 @@ class LearningSettings:
 
 _MODEL_KEYS = frozenset(
     {"enabled", "file", "likely", "certain", "likely_score", "certain_score"}
-    | {"weight", "monitor"}
+    | {"weight", "monitor", "cache"}
 )
 _LEARNING_KEYS = frozenset(
     {"mode", "file", "min_clients", "weight", "scores", "max_score"}
@@ -119,6 +123,8 @@ def _parse_model(node: Node, base: ModelSettings | None = None) -> ModelSettings
             values[key] = child.number(0.0, 1.0)
         elif key == "weight":
             values[key] = child.number(0.0, 100.0)
+        elif key == "cache":
+            values[key] = child.integer(0, 1_000_000)
         else:
             values[key] = child.integer(0, 10_000)
     settings = replace(settings, **values)
@@ -203,12 +209,14 @@ class ModelGuard(Guard):
     def __init__(self, settings: ModelSettings, model: Model) -> None:
         self.settings = settings
         self.model = model
+        self.cache = _cache_for(model, settings.cache)
         self.likely = settings.likely or model.threshold
         self.certain = max(self.likely, settings.certain or model.strong)
 
     async def check(self, ex: Exchange) -> Decision | None:
         values, raw = request_values(ex)
-        assessment = self.model.assess(values, frozenset(v.text for v in raw))
+        raw_texts = frozenset(v.text for v in raw)
+        assessment = self.model.assess(values, raw_texts, self.cache)
         value = assessment.value
         if value is None or assessment.probability < self.likely:
             return None
@@ -225,6 +233,20 @@ class ModelGuard(Guard):
         score = round(base * self.settings.weight)
         ex.add(Finding("ml", rule, score, location, snippet, assessment.probability))
         return None
+
+
+_CACHES: dict[tuple[int, int], ScoreCache] = {}
+
+
+def _cache_for(model: Model, size: int) -> ScoreCache | None:
+    """One score cache per model and size, shared by the routes using it."""
+    if size == 0:
+        return None
+    key = (id(model), size)
+    cache = _CACHES.get(key)
+    if cache is None:
+        cache = _CACHES[key] = ScoreCache(size)
+    return cache
 
 
 @register_guard("learned", Phase.PAYLOAD)

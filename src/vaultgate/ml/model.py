@@ -66,6 +66,9 @@ SHORT_CODE_WORDS = frozenset(
         "in", "rm", "ls", "id", "cat", "ping", "wget", "curl", "nc", "sh", "bash",
     )
 )  # fmt: skip
+# Values longer than this are scored every time: long texts (memos, whole
+# bodies) rarely repeat, and 256 characters bound the cache's memory.
+MAX_CACHED_TEXT = 256
 # The model shipped in the package (``vaultgate train`` rebuilds it).
 SHIPPED = "attack-model.npz"
 
@@ -194,16 +197,55 @@ class Model:
         result: Floats = 1.0 / (1.0 + np.exp(-self.logits(texts, decoded)))
         return result
 
-    def assess(self, values: Sequence[Value], raw: frozenset[str]) -> Assessment:
+    def assess(
+        self,
+        values: Sequence[Value],
+        raw: frozenset[str],
+        cache: ScoreCache | None = None,
+    ) -> Assessment:
         """Score the values that need it; ``raw`` holds the undecoded texts."""
         todo = triage(values)
         if not todo:
             return NOTHING
-        texts = [v.text for v in todo]
-        logits = self._logits(texts, [t not in raw for t in texts])
+        keys = [(v.text, v.text not in raw) for v in todo]
+        if cache is None:
+            logits = self._logits([k[0] for k in keys], [k[1] for k in keys])
+        else:
+            logits = cache.logits(self, keys)
         best = max(range(len(logits)), key=logits.__getitem__)
         probability = 1.0 / (1.0 + math.exp(-max(-700.0, logits[best])))
         return Assessment(probability, todo[best], len(todo))
+
+
+class ScoreCache:
+    """Logits of recently scored values: a value's score depends on it alone.
+
+    User agents, header values and the enumerations of an API repeat from
+    request to request; their scores are kept (exact, not approximate) for
+    the ``size`` most recent distinct short values.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.known: dict[tuple[str, bool], float] = {}
+
+    def logits(self, model: Model, keys: list[tuple[str, bool]]) -> list[float]:
+        """The logits of ``keys`` under ``model``, scoring only the unknown."""
+        known = self.known
+        missing = [k for k in keys if k not in known]
+        if not missing:
+            return [known[k] for k in keys]
+        fresh = model._logits([k[0] for k in missing], [k[1] for k in missing])
+        scored = dict(zip(missing, fresh, strict=True))
+        result = [scored[k] if k in scored else known[k] for k in keys]
+        for key, logit in scored.items():
+            if len(key[0]) <= MAX_CACHED_TEXT:
+                known[key] = logit
+        if len(known) > self.size:
+            # Forget the oldest half: cheaper than an exact LRU on every hit.
+            for key in list(known)[: len(known) - self.size // 2]:
+                del known[key]
+        return result
 
 
 def save_model(path: Path, model: Model, card: dict[str, str]) -> None:
