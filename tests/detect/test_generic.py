@@ -7,6 +7,9 @@ import pytest
 from tests.detect.family_cases import benign_values, families, request_rules
 
 MUST_FIRE = [
+    "2.2250738585072011e-308",
+    "2.2250738585072012e-308",
+    "0.00022250738585072012e-304",
     "require('child_process').exec('id')",
     "process.mainModule.require('fs')",
     "this.constructor.constructor('return process')()",
@@ -37,6 +40,9 @@ MUST_FIRE = [
 ]
 
 MUST_NOT_FIRE = [
+    "2.225e-308",
+    "2.2250738585072014e-308",
+    "amount 22250738585",
     "data:image/png;base64,iVBORw0KGgo=",
     "data:application/pdf;base64,JVBERi0xLjQK",
     "data:text/csv;base64,ZGF0ZSxhbW91bnQK",

@@ -76,6 +76,17 @@ RULES = (
         description="a data: URI of a type a browser runs (HTML, SVG, text)",
     ),
     Rule(
+        "generic.float_dos",
+        "generic",
+        # The doubles next to the smallest normal one that send the Java
+        # (CVE-2010-4476) and PHP (CVE-2010-4645) parsers into an endless
+        # loop; an amount or a measurement is never written with 17 digits.
+        r"\b2\.225073858507201[12]\d*e-0*308\b"
+        r"|\b0\.0*2225073858507201[12]\d*e-0*30\d\b",
+        _SCORE,
+        description="a float that hangs the Java or PHP number parser",
+    ),
+    Rule(
         "generic.yaml_tag",
         "generic",
         r"!!(?:python/(?:object|name|module|apply)|ruby/(?:object|hash|struct)"

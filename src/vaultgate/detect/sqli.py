@@ -339,7 +339,7 @@ def _clause(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
     if word in ("having", "where") and _condition(tokens, i + 1, quoted):
         found.add("tautology")
     elif word in ("order", "group") and tokens[i + 1 : i + 2] == [Token("K", "by")]:
-        if _kind(tokens, i + 2) == "n" or _kind(tokens, i + 3) in ("c", ";"):
+        if _sorted_by_attack(tokens, i + 2):
             found.add("clause")
     elif word == "limit" and nxt == "n":
         j = i + 2
@@ -357,6 +357,16 @@ def _clause(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
 
 
 _FILE_WORDS = frozenset({"outfile", "dumpfile"})
+
+
+def _sorted_by_attack(tokens: list[Token], i: int) -> bool:
+    """``ORDER BY 3``, ``BY x--`` or ``GROUP BY concat(0x71, (select ...))``."""
+    kind = _kind(tokens, i)
+    if kind == "n" or _kind(tokens, i + 1) in ("c", ";"):
+        return True
+    if kind == "f":
+        return tokens[i].text in DANGEROUS_FUNCTIONS | SQL_FUNCTIONS
+    return kind == "(" and _kind(tokens, i + 1) == "S"
 
 
 def _next_in(tokens: list[Token], i: int, words: frozenset[str]) -> bool:
