@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.model import ALLOW, Action, Decision, Mode
 from vaultgate.core.paths import normalize_path
-from vaultgate.core.policy import Policy, Route
+from vaultgate.core.policy import Policy, Route, RouteMatch
 from vaultgate.core.request import Request
 from vaultgate.errors import StateError
 from vaultgate.guards import load_all
@@ -31,6 +31,16 @@ from vaultgate.state.settings import state_failed
 from vaultgate.telemetry.audit import AuditLog, Timings
 
 log = logging.getLogger("vaultgate.proxy")
+
+# Routing decisions remembered (a dict, emptied when full): enough for an
+# API's hot paths, bounded so that a scan of random paths costs a refill.
+MAX_ROUTED = 4096
+# Only paths up to this long are remembered, so the table stays near a
+# megabyte whatever the paths; longer ones are routed each time.
+MAX_ROUTED_PATH = 256
+# Incident ids drawn from the kernel per batch: one getrandom call for this
+# many requests, not one per request.
+IDS_PER_DRAW = 256
 security_log = logging.getLogger("vaultgate.security")
 
 
@@ -59,6 +69,9 @@ class Engine:
         self.clock = clock
         self.policy = policy
         self._plans = self._compile(policy)
+        # Routing by (method, normalised path), remembered: API clients ask
+        # for the same paths again and again.  Read-only matches are shared.
+        self._routed: dict[tuple[str, str], RouteMatch] = {}
 
     def _compile(self, policy: Policy) -> dict[int, Plan]:
         services = Services(self.store, self.clock)
@@ -76,21 +89,28 @@ class Engine:
     def reload(self, policy: Policy) -> None:
         """Swap in a new policy; requests in flight keep the old plans."""
         plans = self._compile(policy)
-        self.policy, self._plans = policy, plans
+        self.policy, self._plans, self._routed = policy, plans, {}
 
     def begin(self, request: Request) -> Exchange:
         """Route a request and open its exchange."""
-        policy = self.policy
+        policy, routed = self.policy, self._routed
         path = normalize_path(request.path)
-        match = policy.match(request.method, path)
+        key = (request.method, path)
+        match = routed.get(key)
+        if match is None:
+            match = policy.match(request.method, path)
+            if len(path) <= MAX_ROUTED_PATH:
+                if len(routed) >= MAX_ROUTED:
+                    routed.clear()
+                routed[key] = match
         return Exchange(
-            request=request,
-            policy=policy,
-            route=match.route,
-            params=match.params,
-            now=self.clock(),
-            incident_id=os.urandom(8).hex(),
-            normalized_path=path,
+            request,
+            policy,
+            match.route,
+            match.params,
+            self.clock(),
+            _incident_ids.take(),
+            path,
         )
 
     async def decide(self, ex: Exchange) -> Decision:
@@ -143,6 +163,32 @@ class Engine:
     async def close(self) -> None:
         await self.store.close()
         await self.audit.aclose()  # delivers what is queued, spools the rest
+
+
+class _IncidentIds:
+    """Unguessable 16-hex-digit ids, sliced from one random draw per batch."""
+
+    __slots__ = ("_hex", "_next")
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._next = 0
+
+    def take(self) -> str:
+        start = self._next
+        if start >= len(self._hex):
+            self._hex = os.urandom(8 * IDS_PER_DRAW).hex()
+            start = 0
+        self._next = start + 16
+        return self._hex[start : start + 16]
+
+    def discard(self) -> None:
+        """Forget the batch: a forked worker must not reuse its parent's ids."""
+        self._hex, self._next = "", 0
+
+
+_incident_ids = _IncidentIds()
+os.register_at_fork(after_in_child=_incident_ids.discard)
 
 
 def _overrides_response(guard: Guard) -> bool:
