@@ -36,6 +36,14 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> int:
     return status
 
 
+def scrape(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    body = conn.getresponse().read().decode()
+    conn.close()
+    return body
+
+
 def admin_port(running: Vaultgate) -> int:
     log = running.wait_log("admin.listening")
     found = re.search(r"admin\.listening host=\S+ port=(\d+)", log)
@@ -69,13 +77,11 @@ def test_events_reach_hec_and_survive_a_restart_while_it_is_down(
 
         port = admin_port(running)
         assert get(port, "/metrics") == 401
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request(
-            "GET", "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        )
-        metrics = conn.getresponse().read().decode()
-        assert 'vaultgate_audit_delivered_total{sink="splunk_hec"} 20.0' in metrics
-        assert re.search(r'vaultgate_requests_total\{.*status="200".*\} 20\.0', metrics)
+        # The receiver records a batch before vaultgate reads its answer.
+        delivered = 'vaultgate_audit_delivered_total{sink="splunk_hec"} 20.0'
+        assert wait_until(lambda: delivered in scrape(port))
+        requests = r'vaultgate_requests_total\{.*status="200".*\} 20\.0'
+        assert re.search(requests, scrape(port))
 
         hec_receiver.stop()
         assert all(get(running.port, p) == 200 for p in later)
