@@ -168,6 +168,7 @@ def targets(
         ("vaultgate-off", vg("vaultgate-off")),
         ("vaultgate-inspect", vg("vaultgate-inspect")),
         ("vaultgate-model", vg("vaultgate-model")),
+        ("vaultgate-model-cold", vg("vaultgate-model-cold")),
         ("vaultgate-nomodel", vg("vaultgate-nomodel")),
     ]
     for name, start in table:
@@ -196,6 +197,7 @@ def ratios(results: list[Result]) -> str:
         ("vaultgate-inspect", "nginx"),
         ("vaultgate-inspect", "nginx+modsec+crs"),
         ("vaultgate-model", "vaultgate-nomodel"),
+        ("vaultgate-model-cold", "vaultgate-nomodel"),
     ]
     for workload in sorted({r.workload for r in results}):
         for mine, theirs in pairs:
