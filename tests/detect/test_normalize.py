@@ -92,6 +92,10 @@ def test_rounds_are_bounded() -> None:
             ],
         ),
         ("%00%00", []),  # decodes to nothing: no form to scan
+        (
+            "O\u2019Reilly \u00b4x\u00b4",
+            ["O\u2019Reilly \u00b4x\u00b4", "O'Reilly 'x'"],
+        ),
         ("deadbeefdeadbeef", ["deadbeefdeadbeef"]),  # hex id: not Base64 text
         ("DE89370400440532013000", ["DE89370400440532013000"]),  # an IBAN
     ],

@@ -55,10 +55,17 @@ MAX_BASE64_CHARS = 64 * 1024
 
 # Line breaks and spaces that are not ASCII (the canonical form folds them).
 _WIDE_SPACES = "\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Quotation marks that a database's best-fit conversion to a single-byte
+# code page turns into "'" (MSSQL, MySQL with some connection charsets):
+# typographic quotes, the acute accent and the modifier apostrophe.
+_QUOTE_MARKS = "\u2018\u2019\u201a\u201b\u00b4\u02bc\u02b9\u2032"
+_ASCII_QUOTES = str.maketrans(dict.fromkeys(_QUOTE_MARKS, "'"))
 # Characters a decoding or canonical step would change (with "/*" and
 # "*/"); a value without any, in NFKC form, has one form.
-_WORK = re.compile("[%&\\\\\x00\t\n\r\x0b\x0c" + _WIDE_SPACES + "]")
-_WORK_EXCEPT_LF = re.compile("[%&\\\\\x00\t\r\x0b\x0c" + _WIDE_SPACES + "]")
+_WORK = re.compile("[%&\\\\\x00\t\n\r\x0b\x0c" + _WIDE_SPACES + _QUOTE_MARKS + "]")
+_WORK_EXCEPT_LF = re.compile(
+    "[%&\\\\\x00\t\r\x0b\x0c" + _WIDE_SPACES + _QUOTE_MARKS + "]"
+)
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 # UTF-8 overlong forms (RFC 3629 section 10): 2-, 3- and 4-byte encodings of
 # code points that have a shorter one, e.g. C0 AF for "/".
@@ -225,7 +232,7 @@ def _char(point: int) -> str:
 def canonical(text: str) -> str:
     """Compatibility forms folded, SQL comments and whitespace runs to a space."""
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+        text = unicodedata.normalize("NFKC", text.translate(_ASCII_QUOTES))
     if "/*" in text or "*/" in text:
         text = _SQL_COMMENT.sub(" ", text)
     return _SPACES.sub(" ", text)

@@ -549,6 +549,27 @@ _SCHEMAS = (
     "|syscolumns|msysaccessobjects|msysobjects|sqlite_master|all_tables"
     "|user_tables"
 )
+# Stored procedures and packages that only an attack on MSSQL or Oracle
+# names: shell, registry, file and network access, dynamic SQL.
+_ROUTINES = (
+    "xp_(?:cmdshell|dirtree|subdirs|fileexist|regread|regwrite|regdeletekey"
+    "|regenumvalues|servicecontrol|availablemedia|loginconfig|terminate_process"
+    "|makecab|enumgroups|ntsec_enumdomains|msver|enumdsn)"
+    "|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc"
+    "|addsrvrolemember|addlogin|configure|execute_external_script)"
+    "|openrowset|opendatasource"
+    "|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:java|xmlquery|xmlgen|pipe"
+    "|scheduler|export_extension|lock)"
+)
+# A statement keyword glued to a block comment that stands for the space
+# on both sides ("SELECT/**/password/**/FROM"): a filter evasion; prose
+# that writes "/*" puts spaces around it.
+_COMMENT_KEYWORDS = (
+    "select|union|from|where|insert|update|delete|drop|exec|execute|declare"
+    "|having|into|values|table|order|group|limit|and|or|xor|like|sleep"
+)
+# A block comment; one opening with "/" is a glob ("group/*/*/x"), not SQL.
+_INLINE_COMMENT = r"/\*(?:\*|[^/\x00][^\x00]*?\*)/"
 _CAST_TYPES = (
     "int|integer|bigint|smallint|text|varchar|numeric|double|float|json|jsonb"
     "|bool|boolean|regclass|oid|bytea"
@@ -677,6 +698,23 @@ RULES = (
         pattern=r"\b(?:" + _SCHEMAS + r")\b",
         score=5,
         description="a database's system schema or catalog table",
+    ),
+    Rule(
+        id="sqli.routine",
+        family="sqli",
+        pattern=r"\b(?:" + _ROUTINES + r")\b",
+        score=5,
+        description="an MSSQL or Oracle routine for shell, file or network access",
+    ),
+    Rule(
+        id="sqli.comment_space",
+        family="sqli",
+        pattern=(
+            r"\b(?:" + _COMMENT_KEYWORDS + ")" + _INLINE_COMMENT + r"[\w@(*'\"`]"
+            r"|[\w)'\"`]" + _INLINE_COMMENT + "(?:" + _COMMENT_KEYWORDS + r")\b"
+        ),
+        score=5,
+        description="a SQL keyword with a block comment as the space after it",
     ),
     Rule(
         id="sqli.cast",
