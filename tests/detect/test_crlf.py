@@ -7,6 +7,7 @@ import pytest
 from tests.detect.family_cases import benign_values, families
 
 MUST_FIRE = [
+    ("body", "text/plain", "barGET /a.html HTTP/1.1\r\nHost: foo.example\r\n\r\n"),
     ("query", "lang", "en%0d%0aSet-Cookie:%20session=attacker"),
     ("query", "lang", "x\r\nLocation: https://attacker.example/"),
     ("query", "lang", "%250d%250aSet-Cookie:crlf=injection"),
@@ -23,6 +24,7 @@ MUST_FIRE = [
 ]
 
 MUST_NOT_FIRE = [
+    "Docs: APIGET /items HTTP/1.1 (see the guide)",
     "Line one\nLine two",
     "Dear Sir,\r\nPlease pay the invoice.\r\nRegards",
     "Note: paid in full\nRef: 123",

@@ -13,6 +13,7 @@ from tests.detect.family_cases import benign_values, families
 from vaultgate.detect.ssrf import is_internal_host
 
 MUST_FIRE = [
+    "unix:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|http://attacker.example/",
     "http://169.254.169.254/latest/meta-data/iam/",
     "http://metadata.google.internal/computeMetadata/v1/",
     "http://127.0.0.1:8080/admin",
@@ -46,6 +47,8 @@ MUST_FIRE = [
 ]
 
 MUST_NOT_FIRE = [
+    "unix: a family of operating systems | see https://example.org/",
+    "socket=unix:/run/app.sock",
     "https://api.partner.example/webhooks",
     "http://8.8.8.8/",
     "https://93.184.216.34/callback",

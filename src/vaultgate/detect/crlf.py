@@ -54,7 +54,12 @@ RULES = (
         + _BREAK
         + r"|\s)(?:"
         + _METHODS_UPPER
-        + r")\s+\S+\s+HTTP/\d(?:\.\d)?\b",
+        + r")\s+\S+\s+HTTP/\d(?:\.\d)?\b"
+        # A request line glued to text ("barGET / HTTP/1.1") counts when a
+        # header field follows it: a whole smuggled request.
+        + r"|(?:"
+        + _METHODS_UPPER
+        + r")\s+\S+\s+HTTP/\d\.\d\r?\n[\w-]+:",
         _SCORE,
         caseless=False,
         description="an HTTP request line inside a value",

@@ -157,6 +157,15 @@ RULES = (
         description="a URL scheme used to reach non-HTTP services (gopher://)",
     ),
     Rule(
+        "ssrf.unix_socket",
+        "ssrf",
+        # Apache mod_proxy (CVE-2021-40438): "unix:<long path>|http://host/"
+        # makes the proxy send the request wherever the URL after "|" says.
+        r"\bunix:[^|\s\x00]*\|\s*[a-z][\w+.-]*://",
+        _SCORE,
+        description="a UNIX-socket proxy URL that redirects the backend request",
+    ),
+    Rule(
         "ssrf.url_confusion",
         "ssrf",
         r"://[^/?#\s]*(?:%2f|%5c|\\)[^/?#\s]*@|://[^/?#\s@]+@[^/?#\s]*@",
