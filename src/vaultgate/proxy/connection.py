@@ -391,7 +391,15 @@ class ClientConnection(asyncio.Protocol):
         try:
             while not self.closed:
                 if not self.queue:
-                    await self._wait_for_request()
+                    # Inlined, not a helper coroutine: one object less per
+                    # request on a keep-alive connection.
+                    if self._idle_or_drained():
+                        continue
+                    self.waiter = self.loop.create_future()
+                    try:
+                        await self.waiter
+                    finally:
+                        self.waiter = None
                     continue
                 item = self.queue.popleft()
                 if self.read_paused:
@@ -416,17 +424,14 @@ class ClientConnection(asyncio.Protocol):
             self.busy = False
             self.task = None
 
-    async def _wait_for_request(self) -> None:
+    def _idle_or_drained(self) -> bool:
+        """Before waiting: close if draining (True), else arm the idle timer."""
         if self.close_after and self.reading is not HEAD and self.current is None:
             self.close()  # draining, or after an upgrade request
-            return
+            return True
         if self.reading is IDLE:
             self.deadline = self.loop.time() + self.server.settings.idle_timeout
-        self.waiter = self.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
+        return False
 
     def resume_reading_if_room(self) -> None:
         inc = self.current

@@ -15,6 +15,7 @@ import os
 from time import perf_counter_ns, time
 from typing import TYPE_CHECKING
 
+from vaultgate.core.model import ALLOW, Mode
 from vaultgate.core.request import Request
 from vaultgate.errors import ProtocolError
 from vaultgate.proxy import wire
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vaultgate.proxy")
 access_log = logging.getLogger("vaultgate.access")
+
+_OFF = Mode.OFF  # a module constant: enum attribute lookups cost
 
 
 async def handle(conn: ClientConnection, inc: Incoming) -> bool:
@@ -84,13 +87,16 @@ async def _answer(
                 prefix = await _inspectable(conn, inc, ex.request, limit)
             except ProtocolError as exc:
                 return protocol_failure(conn, inc, ex, exc)
-    mark = perf_counter_ns()
-    try:
-        decision = await conn.server.engine.decide(ex)
-    except Exception:
-        log.exception("pipeline.failed incident=%s", ex.incident_id)
-        decision = ex.decision = INTERNAL_ERROR
-    timings.inspection_us = (perf_counter_ns() - mark) // 1000
+    if ex.route.mode is _OFF:  # no guard to run: no coroutine either
+        decision = ex.decision = ALLOW
+    else:
+        mark = perf_counter_ns()
+        try:
+            decision = await conn.server.engine.decide(ex)
+        except Exception:
+            log.exception("pipeline.failed incident=%s", ex.incident_id)
+            decision = ex.decision = INTERNAL_ERROR
+        timings.inspection_us = (perf_counter_ns() - mark) // 1000
     if decision.action.stops:
         keep = keep_alive(conn, inc)
         return send_decision(conn, inc, decision, ex.incident_id, keep), keep
