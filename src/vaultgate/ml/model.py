@@ -165,7 +165,7 @@ class Model:
     """A linear attack-likelihood model over hashed features."""
 
     # WIDTH + 1 entries, the last one always zero.  float32: the table is
-    # then 1 MiB, and the gathers of a request stay in the CPU's caches.
+    # then 256 KiB, and the gathers of a request stay in the CPU's caches.
     weights: npt.NDArray[np.floating[Any]]
     bias: float
     # The probability at which a value is reported (chosen on held-out data
