@@ -13,6 +13,7 @@ MUST_FIRE = [
     "\r\nRCPT TO: test@evil.example\r\n",
     "\nMAIL FROM: a@evil.example",
     "\r\nQUIT\r\n",
+    "DQpRVUlUDQo",  # the same, in 11 characters of Base64
     "\r\nDATA\r\n",
     "\r\nV100 CAPABILITY\r\nV101 FETCH 4791",
     "subject\nContent-Type: multipart/mixed; boundary=x",

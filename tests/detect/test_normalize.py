@@ -92,6 +92,11 @@ def test_rounds_are_bounded() -> None:
             ],
         ),
         ("%00%00", []),  # decodes to nothing: no form to scan
+        # Short Base64 is decoded only when all of it decodes to text.
+        ("DQpRVUlUDQo", ["DQpRVUlUDQo", "\r\nQUIT\r\n", " QUIT "]),
+        ("JohnSmith", ["JohnSmith"]),
+        ("iPhone12", ["iPhone12"]),
+        ("PHN2Zz4", ["PHN2Zz4"]),  # 7 characters: too short
         (
             "O\u2019Reilly \u00b4x\u00b4",
             ["O\u2019Reilly \u00b4x\u00b4", "O'Reilly 'x'"],

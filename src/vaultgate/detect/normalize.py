@@ -46,6 +46,10 @@ MAX_DECODE_ROUNDS = 3
 # Shorter Base64 texts are ordinary words and ids far more often than
 # payloads (12 characters carry 9 bytes: "<svg/onload" does not fit).
 MIN_BASE64_CHARS = 12
+# Down to 8 characters (6 bytes: "\r\nQUIT\r\n" is 11) a value is decoded
+# only when every decoded character is printable or a line break: a
+# mixed-case word decodes to that by chance about once in 400.
+MIN_SHORT_BASE64_CHARS = 8
 # Share of printable characters a Base64 decoding needs to be inspected:
 # binary data (images, keys, nonces) decodes to noise and is skipped.
 MIN_PRINTABLE_SHARE = 0.9
@@ -80,6 +84,9 @@ _JS_ESCAPE = re.compile(
 _SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
 _SPACES = re.compile(r"\s+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+# 8-11 characters of the alphabet with both cases ("2024-04-02" and
+# "iPhone15,2" are not Base64 text).
+_SHORT_BASE64 = re.compile(r"(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_-]{8,11}={0,2}")
 _DATA_URL = re.compile(r";base64,([A-Za-z0-9+/=_-]{8,})", re.I)
 
 
@@ -146,7 +153,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
             (plain or _plain(text, value.kind))
             and value.kind != "path"
             and ("+" not in text or value.kind not in _PLUS_KINDS)
-            and (len(text) < MIN_BASE64_CHARS or not_base64(text))
+            and not_base64(text)
         ):
             out.append(value)
         else:
@@ -157,7 +164,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
 def not_base64(text: str) -> bool:
     """Cheap certainty that ``text`` is not Base64 worth decoding."""
     if len(text) < MIN_BASE64_CHARS:
-        return True
+        return _SHORT_BASE64.fullmatch(text) is None
     if text.isdigit() or text.islower() or text.isupper():
         return True
     return " " in text and text.count(" ") > len(text) // 24
@@ -263,7 +270,7 @@ def fold(text: str) -> str:
 
 def _base64_text(text: str) -> str | None:
     """The printable text a Base64-looking value (or data URL) decodes to."""
-    if len(text) < MIN_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
+    if len(text) < MIN_SHORT_BASE64_CHARS or len(text) > MAX_BASE64_CHARS:
         return None
     if not_base64(text):
         # Ids, hex digests, IBANs, words and prose: Base64 of text mixes
@@ -286,10 +293,11 @@ def _base64_text(text: str) -> str | None:
         raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"))
     except (binascii.Error, ValueError):
         return None
-    return _printable(raw)
+    share = MIN_PRINTABLE_SHARE if len(text) >= MIN_BASE64_CHARS else 1.0
+    return _printable(raw, share)
 
 
-def _printable(raw: bytes) -> str | None:
+def _printable(raw: bytes, share: float) -> str | None:
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -297,4 +305,4 @@ def _printable(raw: bytes) -> str | None:
     if not decoded:
         return None
     good = sum(ch.isprintable() or ch in "\t\r\n" for ch in decoded)
-    return decoded if good >= MIN_PRINTABLE_SHARE * len(decoded) else None
+    return decoded if good >= share * len(decoded) else None
