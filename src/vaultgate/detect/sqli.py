@@ -109,7 +109,32 @@ def evidence(text: str) -> frozenset[str]:
             _union_anywhere(tokenize(low), found)
         if "waitfor" in low and "statement" not in found:
             _waitfor_anywhere(tokenize(low), found)
+        if "select" in low and "function" not in found:
+            _select_attack_anywhere(tokenize(low), found)
+        if "outfile" in low or "dumpfile" in low:
+            _into_file_anywhere(tokenize(low), found)
     return frozenset(found)
+
+
+def _select_attack_anywhere(tokens: list[Token], found: set[str]) -> None:
+    """``(select(sleep(20)))``: a subquery that sleeps or reads a file."""
+    for i, token in enumerate(tokens):
+        if token.kind == "S" and token.text == "select":
+            j = i + 1
+            while _kind(tokens, j) == "(":
+                j += 1
+            if _kind(tokens, j) == "f" and tokens[j].text in ATTACK_FUNCTIONS:
+                found.add("function")
+                return
+
+
+def _into_file_anywhere(tokens: list[Token], found: set[str]) -> None:
+    """``INTO OUTFILE '/var/www/x.php'``: a query that writes a file."""
+    for i, token in enumerate(tokens):
+        into_file = token.text == "into" and _next_in(tokens, i, _FILE_WORDS)
+        if into_file and _kind(tokens, i + 2) in ("s", "q"):
+            found.add("clause")
+            return
 
 
 def _waitfor_anywhere(tokens: list[Token], found: set[str]) -> None:
@@ -389,7 +414,8 @@ def _select(tokens: list[Token], i: int) -> bool:
     if _kind(tokens, i) in ("v", "f", "("):
         return True
     if i < len(tokens) and tokens[i].text in ATTACK_FUNCTIONS:
-        return True  # "select pg_sleep"
+        # "select pg_sleep" (no prose names it); "select sleep mode" is prose.
+        return tokens[i].text != "sleep"
     evidence_seen = False
     for j in range(i, len(tokens)):
         token = tokens[j]
@@ -659,6 +685,7 @@ RULES = (
         pattern=(
             r"(?:" + _BREAKOUT + "|" + _START + r")"
             r"(?:order|group|limit|procedure|into|as)\b"
+            r"|\binto\b[^\x00]*(?:outfile|dumpfile)\b"
         ),
         score=5,
         confirm=_confirm("clause"),
