@@ -67,8 +67,20 @@ async def forward(
     whole = inc.complete and not inc.chunks
     head = _request_head(conn, inc, pool, prefix, whole, bool(guards))
     mark = perf_counter_ns()
+    up = pool.take() if whole else None
     try:
-        up = await _exchange(conn, inc, pool, head, prefix, whole)
+        if up is not None:  # the common case, inline: one coroutine less
+            try:
+                _send_whole(inc, up, head, prefix)
+                while (waiter := up.head_waiter()) is not None:
+                    await waiter
+            except BaseException:
+                pool.release(up)
+                raise
+            if up.error is not None:
+                up = await _after_failure(conn, inc, pool, up, head, prefix)
+        else:
+            up = await _exchange(conn, inc, pool, head, prefix, whole)
     except UpstreamError as exc:
         return _upstream_failure(conn, inc, ex, exc)
     except ProtocolError as exc:
@@ -156,6 +168,36 @@ async def _exchange(
     except BaseException:
         pool.release(up)
         raise
+    return await _second_try(conn, inc, pool, head, prefix, whole)
+
+
+async def _after_failure(
+    conn: ClientConnection,
+    inc: Incoming,
+    pool: UpstreamPool,
+    up: UpstreamConnection,
+    head: bytes,
+    prefix: bytes,
+) -> UpstreamConnection:
+    """``up`` failed before its answer: retry once if it was stale (see above)."""
+    error = up.error
+    assert error is not None
+    stale = up.reused and not up.answered
+    pool.release(up)
+    if not (stale and inc.method in wire.IDEMPOTENT):
+        raise error
+    return await _second_try(conn, inc, pool, head, prefix, True)
+
+
+async def _second_try(
+    conn: ClientConnection,
+    inc: Incoming,
+    pool: UpstreamPool,
+    head: bytes,
+    prefix: bytes,
+    whole: bool,
+) -> UpstreamConnection:
+    """The request again, on a new connection; its failure is the answer."""
     up = await pool.connect()
     try:
         await _send(conn, inc, up, head, prefix, whole)

@@ -88,15 +88,15 @@ async def _answer(
             except ProtocolError as exc:
                 return protocol_failure(conn, inc, ex, exc)
     if ex.route.mode is _OFF:  # no guard to run: no coroutine either
-        decision = ex.decision = ALLOW
-    else:
-        mark = perf_counter_ns()
-        try:
-            decision = await conn.server.engine.decide(ex)
-        except Exception:
-            log.exception("pipeline.failed incident=%s", ex.incident_id)
-            decision = ex.decision = INTERNAL_ERROR
-        timings.inspection_us = (perf_counter_ns() - mark) // 1000
+        ex.decision = ALLOW
+        return await forward(conn, inc, ex, prefix, timings)
+    mark = perf_counter_ns()
+    try:
+        decision = await conn.server.engine.decide(ex)
+    except Exception:
+        log.exception("pipeline.failed incident=%s", ex.incident_id)
+        decision = ex.decision = INTERNAL_ERROR
+    timings.inspection_us = (perf_counter_ns() - mark) // 1000
     if decision.action.stops:
         keep = keep_alive(conn, inc)
         return send_decision(conn, inc, decision, ex.incident_id, keep), keep
