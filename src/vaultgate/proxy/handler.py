@@ -58,7 +58,11 @@ async def handle(conn: ClientConnection, inc: Incoming) -> bool:
     timings = Timings()
     status, keep = 499, False  # 499: the client left before its answer
     try:
-        status, keep = await _answer(conn, inc, ex, timings)
+        if ex.route.mode is _OFF and not inc.has_body:
+            ex.decision = ALLOW  # no guard to run, no body to buffer
+            status, keep = await forward(conn, inc, ex, b"", timings)
+        else:
+            status, keep = await _answer(conn, inc, ex, timings)
     except ClientGone:
         pass
     except Exception:
