@@ -84,9 +84,8 @@ _JS_ESCAPE = re.compile(
 _SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
 _SPACES = re.compile(r"\s+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
-# 8-11 characters of the alphabet with both cases ("2024-04-02" and
-# "iPhone15,2" are not Base64 text).
-_SHORT_BASE64 = re.compile(r"(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_-]{8,11}={0,2}")
+# 8-11 characters of the alphabet ("iPhone15,2" is not Base64 text).
+_SHORT_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,11}={0,2}")
 _DATA_URL = re.compile(r";base64,([A-Za-z0-9+/=_-]{8,})", re.I)
 
 
@@ -153,7 +152,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
             (plain or _plain(text, value.kind))
             and value.kind != "path"
             and ("+" not in text or value.kind not in _PLUS_KINDS)
-            and not_base64(text)
+            and (len(text) < MIN_SHORT_BASE64_CHARS or not_base64(text))
         ):
             out.append(value)
         else:
@@ -163,10 +162,14 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
 
 def not_base64(text: str) -> bool:
     """Cheap certainty that ``text`` is not Base64 worth decoding."""
-    if len(text) < MIN_BASE64_CHARS:
-        return _SHORT_BASE64.fullmatch(text) is None
+    if len(text) < MIN_SHORT_BASE64_CHARS:
+        return True
     if text.isdigit() or text.islower() or text.isupper():
         return True
+    if len(text) < MIN_BASE64_CHARS:
+        # Both cases ("2024-04-02" has neither), then only the alphabet.
+        mixed = text.lower() != text and text.upper() != text
+        return not mixed or _SHORT_BASE64.fullmatch(text) is None
     return " " in text and text.count(" ") > len(text) // 24
 
 
