@@ -92,6 +92,9 @@ def test_rounds_are_bounded() -> None:
             ],
         ),
         ("%00%00", []),  # decodes to nothing: no form to scan
+        # An empty tag inside a word is also read without it.
+        ("o<x>nfocus=alert<x>(1)", ["o<x>nfocus=alert<x>(1)", "onfocus=alert(1)"]),
+        ("List<String> x", ["List<String> x"]),
         # Short Base64 is decoded only when all of it decodes to text.
         ("DQpRVUlUDQo", ["DQpRVUlUDQo", "\r\nQUIT\r\n", " QUIT "]),
         ("JohnSmith", ["JohnSmith"]),

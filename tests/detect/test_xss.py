@@ -17,6 +17,8 @@ RULES = xss.RULES
 # breakouts, and the encodings and spellings filters miss.
 MUST_FIRE = [
     ("<script>alert(1)</script>", "xss.script"),
+    # A filter that strips tags joins the words again.
+    ('\\"autof<x>ocus o<x>nfocus=alert<x>(1)//', "xss.handler"),
     ("<ScRiPt src=//evil.example/x.js>", "xss.script"),
     ("'>alert(1)</script><script/1='", "xss.script"),
     ("<<scr\x00ipt/src=http://xss.example/x.js></script", "xss.script"),
@@ -77,6 +79,8 @@ MUST_FIRE = [
 # Prose with HTML and script words, angle brackets, e-mail addresses, code
 # names, and text in several languages.  None of these runs script.
 MUST_NOT_FIRE = [
+    "List<String> items and Map<K,V>",
+    "Use a<b>c only in tests",
     "<3",
     "I <3 you",
     "a < b",

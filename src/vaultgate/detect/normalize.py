@@ -84,6 +84,9 @@ _JS_ESCAPE = re.compile(
 _SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
 _SPACES = re.compile(r"\s+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+# An empty tag inside a word ("o<x>nfocus", "alert<x>(1)"): a filter that
+# strips tags joins the word again, so the value is also read without it.
+_INNER_TAG = re.compile(r"(?<=\w)<[a-z][a-z0-9]*\s*/?>(?=[\w(])", re.I)
 # 8-11 characters of the alphabet ("iPhone15,2" is not Base64 text).
 _SHORT_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,11}={0,2}")
 _DATA_URL = re.compile(r";base64,([A-Za-z0-9+/=_-]{8,})", re.I)
@@ -126,6 +129,8 @@ def _plain(text: str, kind: str) -> bool:
         return False
     if "/*" in text or "*/" in text:
         return False
+    if "<" in text and _INNER_TAG.search(text) is not None:
+        return False
     return "+" not in text or kind not in _PLUS_KINDS
 
 
@@ -142,6 +147,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
         and joined.count("\n") == len(texts) - 1
         and "/*" not in joined
         and "*/" not in joined
+        and ("<" not in joined or _INNER_TAG.search(joined) is None)
     )
     out: list[Value] = []
     for value in values:
@@ -178,6 +184,8 @@ def _forms(text: str, kind: str, rounds: int) -> list[str]:
     forms: list[str] = []
     _add(forms, decoded)
     _add(forms, canonical(decoded))
+    if "<" in decoded:
+        _add(forms, _INNER_TAG.sub("", forms[-1] if forms else decoded))
     if kind == "path":
         _add(forms, path_form(decoded))
     return forms
