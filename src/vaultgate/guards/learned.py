@@ -51,7 +51,7 @@ from vaultgate.detect.extract import extract
 from vaultgate.detect.normalize import expand_all
 from vaultgate.guards.base import Guard, Services, register_guard
 from vaultgate.ml.learner import Learner, flush_all, learner_for, load_route_model
-from vaultgate.ml.model import Model, ScoreCache, load_model
+from vaultgate.ml.model import Model, ScoreCache, has_code_words, load_model
 from vaultgate.ml.routes import Deviation, RouteModel, client_digest, parameters
 
 # Set by the inspection guard: the decoded values it scanned, and the
@@ -210,6 +210,7 @@ class ModelGuard(Guard):
         self.settings = settings
         self.model = model
         self.cache = _cache_for(model, settings.cache)
+        has_code_words("")  # compiles the fast path's database at load time
         self.likely = settings.likely or model.threshold
         self.certain = max(self.likely, settings.certain or model.strong)
 
