@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -91,11 +92,27 @@ def _attack_model(args: argparse.Namespace) -> int:
     save_model(target, model, {"seed": str(args.seed)})
     sha = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
     command = _command(args)
-    (out / "MODEL_CARD.md").write_text(model_card(options, report, command, sha))
+    card = model_card(options, report, command, sha, _revision())
+    (out / "MODEL_CARD.md").write_text(card)
     print(f"wrote {target} (sha256 {sha}) and {out / 'MODEL_CARD.md'}")
     print(f"thresholds: likely {report.threshold:.4f}, certain {report.strong:.4f}")
     print("\n".join(report.lines))
     return 0
+
+
+def _revision() -> str:
+    """The source tree's commit, when it is a git checkout ("" otherwise)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -57,8 +57,11 @@ and `. , - _ @ :` are never scored (`model.certainly_clean`).
 """
 
 
-def model_card(options: Options, report: Report, command: str, sha: str) -> str:
+def model_card(
+    options: Options, report: Report, command: str, sha: str, revision: str = ""
+) -> str:
     """The card's Markdown text."""
+    tree = f" at commit `{revision}`" if revision else ""
     lines = [
         "# Attack-likelihood model card",
         "",
@@ -66,7 +69,10 @@ def model_card(options: Options, report: Report, command: str, sha: str) -> str:
         f"{report.rows:,} distinct decoded values ({report.attack_rows:,} "
         f"attacks), seed {options.seed}, in {report.seconds:.0f} s.",
         "",
-        "Reproduce it (deterministic: same data, same seed, same weights):",
+        f"Reproduce it from the source tree{tree} (deterministic: same data, "
+        "same seed, same code, same weights; the training values go through",
+        "`detect.normalize`, so a change to the decoder changes the model:",
+        "retrain and ship it with the decoder change):",
         "",
         "```",
         command,
