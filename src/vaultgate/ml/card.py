@@ -89,7 +89,7 @@ def model_card(
         "",
         *report.lines,
         "See docs/learned-scoring.md for the figures of the whole proxy on the",
-        "public corpora and docs/limitations-ml.md for what the model misses.",
+        "public corpora and docs/limitations.md for what the model misses.",
         "",
     ]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ message (RFC 5426) and cuts messages longer than ``max_message``.
 Neither transport acknowledges anything: TCP's delivery is known only up
 to the kernel's send buffer, and UDP's not at all.  The connection is
 checked before each batch, so a receiver that closed it is reconnected
-to rather than written into; see docs/limitations-telemetry.md.
+to rather than written into; see docs/limitations.md.
 """
 
 from __future__ import annotations
