@@ -20,8 +20,13 @@ def normalize_path(raw: str) -> str:
         raw = raw.replace("\\", "/")
     if "//" not in raw and "/." not in raw:
         return raw or "/"
+    return remove_dot_segments(raw)
+
+
+def remove_dot_segments(path: str) -> str:
+    """Fold empty segments and resolve ``.`` and ``..``; keep a trailing slash."""
     out: list[str] = []
-    for segment in raw.split("/"):
+    for segment in path.split("/"):
         if segment in ("", "."):
             continue
         if segment == "..":
@@ -29,5 +34,5 @@ def normalize_path(raw: str) -> str:
                 out.pop()
             continue
         out.append(segment)
-    trailing = "/" if raw.endswith("/") and out else ""
+    trailing = "/" if path.endswith("/") and out else ""
     return "/" + "/".join(out) + trailing

@@ -37,6 +37,7 @@ import re
 import unicodedata
 from urllib.parse import unquote_to_bytes
 
+from vaultgate.core.paths import remove_dot_segments
 from vaultgate.detect.base import Value
 
 # Three rounds: double encoding is a common evasion, triple is the most a
@@ -260,18 +261,7 @@ def path_form(path: str) -> str:
     """Backslashes as slashes, repeated slashes folded, dot segments removed."""
     if "\\" not in path and "//" not in path and "/." not in path:
         return path
-    path = path.replace("\\", "/")
-    out: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(segment)
-    trailing = "/" if path.endswith("/") and out else ""
-    return "/" + "/".join(out) + trailing
+    return remove_dot_segments(path.replace("\\", "/"))
 
 
 def fold(text: str) -> str:
