@@ -32,7 +32,7 @@ from vaultgate.engine import Engine
 from vaultgate.errors import PolicyError
 from vaultgate.guards import load_all
 from vaultgate.proxy.connection import ClientConnection
-from vaultgate.proxy.runner import BACKLOG, make_store
+from vaultgate.proxy.runner import BACKLOG, listen_socket, make_store
 from vaultgate.telemetry.audit import AuditLog
 
 log = logging.getLogger("vaultgate.adapters")
@@ -103,18 +103,7 @@ def _listen(host: str, port: int) -> socket.socket:
     Unlike the proxy's workers, an adapter does not share its port: a
     second vaultgate bound to it would silently take half the checks.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
+    return listen_socket(host, port, shared=False)
 
 
 async def _run(

@@ -198,15 +198,16 @@ def reload(context: ServerContext, path: str) -> None:
     log.info("policy.reloaded source=%s routes=%d", path, len(policy.routes))
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` that other workers may bind too."""
+def listen_socket(host: str, port: int, shared: bool = True) -> socket.socket:
+    """A socket bound to ``host:port``; ``shared``: other workers may bind too."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
     except OSError:
         sock.close()
