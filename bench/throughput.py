@@ -101,6 +101,14 @@ _LAT = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _first(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in wrk's report (wrk always prints it)."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}: {text[-300:]}")
+    return match.group(1)
+
+
 def run_wrk(
     port: int, script: Path, seconds: int, connections: int
 ) -> dict[str, float]:
@@ -112,12 +120,12 @@ def run_wrk(
     lat = {
         m.group(1): float(m.group(2)) * _UNIT[m.group(3)] for m in _LAT.finditer(out)
     }
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    requests = int(_first(r"(\d+) requests in", out))
     errors = sum(
         int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
     )
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(_first(r"Requests/sec:\s+([\d.]+)", out))
     return {
         "rps": rps,
         "p50": lat.get("50", 0.0),
