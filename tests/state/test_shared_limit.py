@@ -45,8 +45,12 @@ def _get(proxy: Vaultgate, target: str, count: int) -> list[int]:
 def test_two_processes_sharing_a_limit_let_through_exactly_the_limit(
     redis_url: str, echo_upstream: EchoUpstream
 ) -> None:
+    # The longest store timeout allowed: a request whose store call times
+    # out is let through (on_state_error: allow) although Redis may still
+    # count it, and a loaded CI machine can stall a call for 200 ms.  The
+    # exact shared count is what this test is about, not the timeout.
     text = POLICY.format(
-        upstream=echo_upstream.url, state=redis_url, timeout="200ms", limit=LIMIT
+        upstream=echo_upstream.url, state=redis_url, timeout="1s", limit=LIMIT
     )
     marker = uuid.uuid4().hex
     target = f"/shared?run={marker}"
@@ -62,6 +66,8 @@ def test_two_processes_sharing_a_limit_let_through_exactly_the_limit(
             for _ in range(8)
         ]
         statuses = Counter(s for job in jobs for s in job.result())
+        logs = first.log() + second.log()
+    assert "state.error" not in logs
     assert statuses == {200: LIMIT, 429: 400 - LIMIT}
     assert len(echo_upstream.find(marker)) == LIMIT
 
