@@ -41,6 +41,14 @@ class Guard:
         """Whether the response body must be buffered for ``filter_body``."""
         return False
 
+    def refuse_unread(
+        self, ex: Exchange, status: int, headers: list[tuple[str, str]]
+    ) -> tuple[int, bytes] | None:
+        """The answer to send instead of a body this guard wanted but the
+        proxy could not hold (over its buffer limit), or None to relay it
+        unread.  Rewrites ``headers`` in place like ``filter_body``."""
+        return None
+
     async def filter_body(
         self, ex: Exchange, status: int, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:

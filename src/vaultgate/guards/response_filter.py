@@ -345,6 +345,12 @@ class ResponseFilter(Guard):
         ex.tags["response.masked"] = len(spans)
         return view.masker.mask(text).encode("utf-8", "surrogateescape")
 
+    def refuse_unread(
+        self, ex: Exchange, status: int, headers: list[tuple[str, str]]
+    ) -> tuple[int, bytes] | None:
+        refused = self._uninspectable(ex, (status, b""), headers)
+        return None if refused[0] == status else refused
+
     def _uninspectable(
         self, ex: Exchange, answer: tuple[int, bytes], headers: list[tuple[str, str]]
     ) -> tuple[int, bytes]:

@@ -5,8 +5,9 @@ plus the forwarding fields and a framing of our own: a body read whole is
 sent with its Content-Length, a longer one streamed as it arrives.  The
 answer is relayed as it arrives; a body already complete goes out in one
 write with its length.  When response guards want the body, it is held up
-to ``MAX_FILTER_BYTES`` and filtered; past that it is relayed unfiltered
-and the audit event says so.  An upstream failure before the answer began
+to ``MAX_FILTER_BYTES`` and filtered; past that a guard may refuse it
+(its ``refuse_unread``) or it is relayed unfiltered, and the audit event
+says so.  An upstream failure before the answer began
 becomes a 502, 503 or 504 problem document; after, the client connection
 is cut, as nothing else can tell the client its answer is incomplete.
 """
@@ -357,12 +358,17 @@ async def _filtered(
     try:
         for guard in guards:
             await guard.on_response(ex, status, headers)
-        if wire.has_body(status, inc.method == "HEAD") and any(
-            guard.wants_body(ex, status, headers) for guard in guards
-        ):
+        readers: tuple[Guard, ...] = ()
+        if wire.has_body(status, inc.method == "HEAD"):
+            readers = tuple(g for g in guards if g.wants_body(ex, status, headers))
+        if readers:
             if await up.collect(MAX_FILTER_BYTES):
                 return await _rewrite(conn, inc, ex, up, guards, headers)
             ex.tags["response_filter"] = "skipped: body over MAX_FILTER_BYTES"
+            for guard in readers:
+                refusal = guard.refuse_unread(ex, status, headers)
+                if refusal is not None:
+                    return _refuse(conn, inc, up, refusal, headers)
         lines = wire.field_lines(_unframed(headers))
     except UpstreamError as exc:
         up.pool.release(up)
@@ -389,6 +395,24 @@ async def _rewrite(
     status = up.status
     for guard in guards:
         status, body = await guard.filter_body(ex, status, headers, body)
+    keep = keep_alive(conn, inc)
+    lines = wire.field_lines(_unframed(headers))
+    conn.write(_head(up, status, lines, len(body), keep, inc.version, False) + body)
+    return status, keep
+
+
+def _refuse(
+    conn: ClientConnection,
+    inc: Incoming,
+    up: UpstreamConnection,
+    answer: tuple[int, bytes],
+    headers: list[tuple[str, str]],
+) -> tuple[int, bool]:
+    """Send a guard's answer instead of a body it could not read; the rest
+    of the upstream's body is not waited for."""
+    up.close()
+    up.pool.release(up)
+    status, body = answer
     keep = keep_alive(conn, inc)
     lines = wire.field_lines(_unframed(headers))
     conn.write(_head(up, status, lines, len(body), keep, inc.version, False) + body)
