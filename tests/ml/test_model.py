@@ -147,7 +147,27 @@ def test_the_score_cache_gives_the_same_answers_and_stays_bounded() -> None:
         cached = MODEL.assess(values, frozenset(), cache)
         assert cached.value == plain.value
         assert cached.probability == pytest.approx(plain.probability)
-    assert len(cache.known) <= 8
+    assert len(cache.known) <= 8 and len(cache.seen) <= 8
     long_text = "x'" * 200  # past MAX_CACHED_TEXT: scored, never kept
     MODEL.assess([Value("json", "$.t", long_text)], frozenset(), cache)
     assert all(len(text) <= 256 for text, _ in cache.known)
+
+
+def test_the_score_cache_keeps_verdicts_apart_by_kind_and_decoding() -> None:
+    cache = ScoreCache(64)
+    # A path of clean segments is certainly clean; the same text in a JSON
+    # field is not (a slash is outside a field's clean alphabet).
+    assert MODEL.assess([Value("path", "path", "/a/b")], frozenset(), cache).scored == 0
+    field = MODEL.assess([Value("json", "$.a", "/a/b")], frozenset(), cache)
+    assert field.scored == 1
+    # Whether a text was decoded is a feature: cached apart, scored apart.
+    attack = Value("query", "q", "1' or '1'='1")
+    decoded = MODEL.assess([attack], frozenset(), cache)
+    sent = MODEL.assess([attack], frozenset([attack.text]), cache)
+    assert decoded.probability == pytest.approx(
+        MODEL.assess([attack], frozenset()).probability
+    )
+    assert sent.probability == pytest.approx(
+        MODEL.assess([attack], frozenset([attack.text])).probability
+    )
+    assert decoded.probability != sent.probability

@@ -204,17 +204,19 @@ class Model:
         cache: ScoreCache | None = None,
     ) -> Assessment:
         """Score the values that need it; ``raw`` holds the undecoded texts."""
+        if cache is not None:
+            return cache.assess(self, values, raw)
         todo = triage(values)
         if not todo:
             return NOTHING
-        keys = [(v.text, v.text not in raw) for v in todo]
-        if cache is None:
-            logits = self._logits([k[0] for k in keys], [k[1] for k in keys])
-        else:
-            logits = cache.logits(self, keys)
-        best = max(range(len(logits)), key=logits.__getitem__)
-        probability = 1.0 / (1.0 + math.exp(-max(-700.0, logits[best])))
-        return Assessment(probability, todo[best], len(todo))
+        logits = self._logits([v.text for v in todo], [v.text not in raw for v in todo])
+        return _most_suspicious(todo, logits)
+
+
+def _most_suspicious(todo: Sequence[Value], logits: list[float]) -> Assessment:
+    best = max(range(len(logits)), key=logits.__getitem__)
+    probability = 1.0 / (1.0 + math.exp(-max(-700.0, logits[best])))
+    return Assessment(probability, todo[best], len(todo))
 
 
 class ScoreCache:
@@ -228,6 +230,54 @@ class ScoreCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self.known: dict[tuple[str, bool], float] = {}
+        # What triage said of a short value of a kind: certainly clean
+        # (None) or its logit.  A request of known values is then a few
+        # dictionary lookups; the alphabet test is the costlier part.
+        self.seen: dict[tuple[str, str, bool], float | None] = {}
+
+    def assess(
+        self, model: Model, values: Sequence[Value], raw: frozenset[str]
+    ) -> Assessment:
+        """``model.assess`` through the cache."""
+        seen = self.seen
+        todo: list[Value] = []
+        logits: list[float] = []
+        fresh: list[tuple[Value, tuple[str, str, bool]]] = []
+        for value in values:
+            key = (value.text, value.kind, value.text not in raw)
+            if key not in seen:
+                fresh.append((value, key))
+                continue
+            logit = seen[key]
+            if logit is not None:
+                todo.append(value)
+                logits.append(logit)
+        if fresh:
+            self._learn(model, fresh, todo, logits)
+        if not todo:
+            return NOTHING
+        return _most_suspicious(todo, logits)
+
+    def _learn(
+        self,
+        model: Model,
+        fresh: list[tuple[Value, tuple[str, str, bool]]],
+        todo: list[Value],
+        logits: list[float],
+    ) -> None:
+        suspect = {id(v) for v in triage([value for value, _ in fresh])}
+        scored = [(value, key) for value, key in fresh if id(value) in suspect]
+        found = self.logits(model, [(key[0], key[2]) for _, key in scored])
+        todo += [value for value, _ in scored]
+        logits += found
+        verdicts = dict(zip((key for _, key in scored), found, strict=True))
+        seen = self.seen
+        for _, key in fresh:
+            if len(key[0]) <= MAX_CACHED_TEXT:
+                seen[key] = verdicts.get(key)
+        if len(seen) > self.size:
+            for key in list(seen)[: len(seen) - self.size // 2]:
+                del seen[key]
 
     def logits(self, model: Model, keys: list[tuple[str, bool]]) -> list[float]:
         """The logits of ``keys`` under ``model``, scoring only the unknown."""
