@@ -107,6 +107,39 @@ ANOMALIES = [
         multipart(b'Content-Disposition: form-data; name="_charset_"', b"utf-7"),
         "protocol.multipart_charset",
     ),
+    (
+        form(b"a=1", b"multipart/form-data; boundary=  XyZ"),
+        "protocol.multipart_boundary",
+    ),
+    (
+        form(b"a=1", b"multipart/form-data; boundary =XyZ"),
+        "protocol.multipart_boundary",
+    ),
+    (req(target=b"/v1/a?memo=rent%03"), "protocol.control_char"),
+    (req(target=b"/v1/a?memo=rent%127"), "protocol.control_char"),
+    (req(target=b"/v1/a?memo=%1b[31mred"), "protocol.control_char"),
+    (form(b"memo=rent%7f"), "protocol.control_char"),
+    (form(b"test=\xac\xed\x00\x05"), "protocol.control_char"),
+    (req(headers=b"Referer: https://shop.example/%00\r\n"), "protocol.nul_byte"),
+    (req(headers=b"Cookie: hi%13=bye\r\n"), "protocol.control_char"),
+    (req(headers=b"X-Note: ansi%1b[2J\r\n"), "protocol.control_char"),
+    (req(headers=b"Sec-Fetch-User: foo\r\n"), "protocol.fetch_metadata"),
+    (req(headers=b"Sec-CH-UA-Mobile: ?2\r\n"), "protocol.fetch_metadata"),
+    (
+        req(headers=b'Cookie: $Version=1; session="deadbeef; sid=s3cr3t"\r\n'),
+        "protocol.legacy_cookie",
+    ),
+    (req(headers=b"Cookie: a=1, $Path=/\r\n"), "protocol.legacy_cookie"),
+    (
+        req(
+            b"POST",
+            b"/v1/payees",
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"X-Up-Devcap-Post-Charset: ibm500\r\n",
+            b"%89%95=%A7",
+        ),
+        "protocol.charset",
+    ),
 ]
 
 BROWSER = (
@@ -132,6 +165,13 @@ ORDINARY = [
     form(b"\x08\x96\x01", b"application/x-protobuf"),
     form(b'{"csp-report": {}}', b"application/csp-report"),
     form(b"a plain text note", b"text/plain"),
+    # Tabs, CR and LF are crlf's to judge; a trailing newline is sloppiness.
+    form(b"memo=Rent%09March%0D%0Aline+two\n"),
+    req(headers=b"Sec-Fetch-User: ?1\r\nSec-CH-UA-Mobile: ?0\r\n"),
+    req(headers=b"Cookie: theme=dark; cart=%7B%22n%22%3A2%7D; price=$12\r\n"),
+    req(headers=b"Referer: https://shop.example/search?q=caf%C3%A9%20%2B%201\r\n"),
+    req(target=b"/v1/search?q=50%25+off&size=100%2F3"),
+    form(b"--XyZ--\r\n", b'multipart/form-data; boundary=" spaced inside"'),
     multipart(
         b'Content-Disposition: form-data; name="file"; filename="receipt.pdf"'
         b"\r\nContent-Type: application/pdf",
@@ -160,10 +200,49 @@ def test_a_route_allow_list_makes_other_media_types_anomalies() -> None:
     assert check_request(request, ProtocolSettings()) == []
 
 
-def test_method_override_waits_for_paranoia_2() -> None:
-    raw = req(b"POST", b"/v1/payees?_method=DELETE", body=b"x=1")
+# A form's own "_method" field (what Rails and Laravel forms POST) waits
+# for paranoia 2; a query "_method", one on a GET, or one naming a method no
+# form tunnels makes a link or a cross-site POST act as another method.
+FORM_OVERRIDES = [
+    form(b"_method=DELETE&id=123"),
+    form(b"_method=put&name=Jos%C3%A9"),
+    form(b"_method=post&authenticity_token=abc"),
+]
+FORGED_OVERRIDES = [
+    req(b"POST", b"/v1/payees?_method=DELETE"),
+    req(b"POST", b"/v1/payees?id=7&_method=%44%45%4C%45%54%45&confirm=true"),
+    req(b"GET", b"/v1/transfer?amount=1000&_method=POST"),
+    req(b"POST", b"/v1/files?_method=PROPFIND"),
+    form(b"_method=TRACE"),
+    req(
+        b"GET",
+        b"/v1/payees",
+        b"Content-Type: application/x-www-form-urlencoded\r\n",
+        b"_method=PUT",
+    ),
+]
+NOT_OVERRIDES = [
+    req(b"POST", b"/v1/payees?_method=UNSUBSCRIBE"),
+    req(b"POST", b"/v1/payees?_method=12345"),
+    req(b"POST", b"/v1/payees?http_method=DELETE"),
+    req(b"GET", b"/v1/payees?sort=_methodology"),
+]
+
+
+@pytest.mark.parametrize("raw", FORM_OVERRIDES)
+def test_a_form_method_field_waits_for_paranoia_2(raw: bytes) -> None:
     assert "protocol.method_override" not in request_rules(raw)
     assert "protocol.method_override" in request_rules(raw, paranoia=2)
+
+
+@pytest.mark.parametrize("raw", FORGED_OVERRIDES)
+def test_a_forged_method_override_fires(raw: bytes) -> None:
+    assert "protocol.method_override" in request_rules(raw)
+
+
+@pytest.mark.parametrize("raw", NOT_OVERRIDES)
+def test_a_parameter_that_names_no_method_is_not_an_override(raw: bytes) -> None:
+    assert "protocol.method_override" not in request_rules(raw)
 
 
 # -- the fast path may only say "certainly clean" -------------------------------
@@ -186,6 +265,13 @@ _HEADER_POOL = [
     ("Transfer-Encoding", "chunked"),
     ("X-Note", "tab\there"),
     ("X-Note", "bell\x07"),
+    ("X-Note", "spelled%07"),
+    ("Referer", "https://a.example/%00"),
+    ("Cookie", "$Version=1; a=b"),
+    ("Cookie", "price=$12"),
+    ("Sec-Fetch-User", "foo"),
+    ("Sec-CH-UA-Mobile", "?0"),
+    ("X-Up-Devcap-Post-Charset", "ibm500"),
     ("Bad Name", "x"),
 ]
 _CONTENT_TYPES = [
@@ -205,12 +291,15 @@ _CONTENT_TYPES = [
     target=st.lists(
         st.sampled_from(
             [*"/aZ09?&=.", "#", "\\", " ", "%", "%u0061", "%00", "%c0%af", "\x01"]
+            + ["%1b", "_method=", "PUT", "TRACE"]
         ),
         max_size=12,
     ).map(lambda parts: "/" + "".join(parts)),
     headers=st.lists(st.sampled_from(_HEADER_POOL), max_size=2),
     content_type=st.sampled_from(_CONTENT_TYPES),
-    body=st.sampled_from([b"", b'{"a": 1}', b"{bad", b"a=1&b=%1G", b"null"]),
+    body=st.sampled_from(
+        [b"", b'{"a": 1}', b"{bad", b"a=1&b=%1G", b"null", b"_method=TRACE", b"a=\x01"]
+    ),
     version=st.sampled_from(["1.1", "1.0", "0.9"]),
 )
 def test_the_fast_path_never_hides_a_finding(

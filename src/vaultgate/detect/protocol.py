@@ -74,6 +74,23 @@ _RESTRICTED_HEADERS = frozenset(
 _OVERRIDE_HEADERS = frozenset(
     {"x-http-method-override", "x-http-method", "x-method-override"}
 )
+# Methods a "_method" parameter may name for a framework to obey it (Rails,
+# Laravel, Symfony); other values are not overrides and are ignored.
+_HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+    | {"CONNECT", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK"}
+    | {"UNLOCK", "SEARCH"}
+)
+# What an HTML form tunnels through "_method" in its body: a browser form
+# can only GET or POST, so frameworks read these from a POSTed field.
+_FORM_OVERRIDES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Fetch-metadata and client-hint booleans are RFC 8941 Booleans that the
+# browser itself writes ("?0" or "?1"); anything else was forged.
+_BOOLEAN_HEADERS = ("sec-fetch-user", "sec-ch-ua-mobile")
+_BOOLEANS = frozenset({"?0", "?1"})
+# Openwave's header that tells some servers the charset of a form body:
+# "ibm500" there turns the body into EBCDIC that filters read as noise.
+_BODY_CHARSET_HEADER = "x-up-devcap-post-charset"
 # Headers that must appear once (RFC 9110 5.3: only list-valued fields
 # may repeat); a second Content-Length or Host is a smuggling attempt.
 _SINGLE_HEADERS = (
@@ -110,6 +127,10 @@ _COMMON_TYPES = frozenset(
         "application/x-www-form-urlencoded; charset=UTF-8",
     }
 )
+# RFC 9110 5.6.6 allows no whitespace around a parameter's "="; parsers
+# differ on whether "boundary= x" starts with the space, so a filter and the
+# application can split the body into different parts.
+_SPACED_BOUNDARY = re.compile(r"boundary\s*=\s|boundary\s+=", re.IGNORECASE)
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(.*)$", re.IGNORECASE)
 _RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _BAD_PERCENT = re.compile(r"%(?![0-9a-fA-F]{2})")
@@ -129,11 +150,18 @@ _UNICODE_PERCENT = re.compile(r"%u[0-9a-fA-F]{4}")
 _JS_ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}")
 # Any of the anomalies _encoding tells apart; no match means none of them.
 _ANY_ENCODING_ANOMALY = re.compile(
-    r"%(?![0-9a-fA-F]{2})|%00|%[cC][01]|%[eE]0|%[fF]0|%[uU][0-9a-fA-F]{4}"
-    r"|\\u[0-9a-fA-F]{4}|%5[cC]u[0-9a-fA-F]{4}"
+    r"%(?![0-9a-fA-F]{2})|%0[0-8bcefBCEF]|%1[0-9a-fA-F]|%7[fF]|%[cC][01]|%[eE]0"
+    r"|%[fF]0|%[uU][0-9a-fA-F]{4}|\\u[0-9a-fA-F]{4}|%5[cC]u[0-9a-fA-F]{4}"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A percent-encoded control character other than tab, CR and LF (those are
+# crlf's): no text a client sends spells one; log and parser evasion does.
+_SPELLED_CONTROL = re.compile(r"%(?:0[0-8bcef]|1[0-9a-f]|7f)", re.IGNORECASE)
+# Control bytes sent raw in a form body, which must be percent-encoded
+# (a trailing CR or LF from a sloppy client is left alone).
+_RAW_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOT_TOKEN = re.compile(r"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
+_LEGACY_COOKIE = re.compile(r"(?:^|[;,])\s*\$(?:version|path|domain|port)\s*=", re.I)
 
 
 def check_request(request: Request, settings: ProtocolSettings) -> list[Finding]:
@@ -154,7 +182,7 @@ def check_request(request: Request, settings: ProtocolSettings) -> list[Finding]
 
 # Header names any of the checks below looks at; a request without them
 # (and clean in the other ways _plainly_clean tests) has nothing to report.
-_WATCHED_HEADERS = frozenset({"range", "transfer-encoding"})
+_WATCHED_HEADERS = frozenset({"range", "transfer-encoding", _BODY_CHARSET_HEADER})
 _GET_LIKE = frozenset({"GET", "HEAD"})
 
 
@@ -172,6 +200,8 @@ def _plain_body(request: Request) -> bool:
     if request.content_type == "application/json":
         return request.json() is not None or request.body.strip() == b"null"
     raw = request.body.decode("latin-1")
+    if "_method" in raw or _RAW_CONTROL.search(raw):
+        return False
     return not ("%" in raw or "\\" in raw) or not _ANY_ENCODING_ANOMALY.search(raw)
 
 
@@ -190,6 +220,7 @@ def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
         or "#" in target
         or "\\" in target
         or " " in target
+        or "_method" in target
         or not target.isprintable()
         or ("%" in target and _ANY_ENCODING_ANOMALY.search(target))
         or settings.allowed_content_types is not None
@@ -201,9 +232,14 @@ def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
     host = index.get("host") or ""
     accept = index.get("accept")
     args = request.args
+    values = "".join([v for _, v in headers])
     return not (
         not _plain_names(tuple([name for name, _ in headers]))
-        or not "".join([v for _, v in headers]).isprintable()
+        or not values.isprintable()
+        or ("%" in values and _SPELLED_CONTROL.search(values))
+        or "$" in (index.get("cookie") or "")
+        or index.get("sec-fetch-user", "?1") not in _BOOLEANS
+        or index.get("sec-ch-ua-mobile", "?0") not in _BOOLEANS
         or not host.strip()
         or not (index.get("content-length") or "0").strip().isdigit()
         or "," in (index.get("connection") or "")
@@ -212,7 +248,6 @@ def _plainly_clean(request: Request, settings: ProtocolSettings) -> bool:
         or len(index.get("accept-encoding") or "") > settings.max_accept_encoding_length
         or len(args) > settings.max_args
         or any(len(name) > settings.max_arg_name_length for name, _ in args)
-        or (settings.paranoia >= 2 and any(n == "_method" for n, _ in args))
     )
 
 
@@ -290,6 +325,8 @@ def _headers(request: Request, settings: ProtocolSettings) -> list[Finding]:
             if _CONTROL.search(value) or _NOT_TOKEN.search(name) or not name:
                 where = "header:" + name.lower()
                 found.append(_finding("header_chars", 5, where, value))
+    if "%" in values and _SPELLED_CONTROL.search(values):
+        found.extend(_spelled_controls(headers))
     lowered = [name.lower() for name, _ in headers]
     for key in _RESTRICTED_HEADERS.intersection(lowered):
         found.append(_finding("restricted_header", 5, "header:" + key))
@@ -302,8 +339,24 @@ def _headers(request: Request, settings: ProtocolSettings) -> list[Finding]:
     return found + _header_values(request, settings)
 
 
-def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding]:
+def _spelled_controls(headers: list[tuple[str, str]]) -> list[Finding]:
+    """A percent-encoded NUL or control character in a header value.
+
+    The value decoder drops a NUL, so the payload rules never see it; a
+    Referer or cookie that spells one is a probe of how the application
+    terminates strings.
+    """
     found = []
+    for name, value in headers:
+        match = _SPELLED_CONTROL.search(value)
+        if match:
+            rule = "nul_byte" if match.group() == "%00" else "control_char"
+            found.append(_finding(rule, 5, "header:" + name.lower(), value))
+    return found
+
+
+def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    found = _browser_fields(request, settings)
     connection = request.header("connection") or ""
     if "," in connection:
         tokens = [t.strip().lower() for t in connection.split(",")]
@@ -327,6 +380,25 @@ def _header_values(request: Request, settings: ProtocolSettings) -> list[Finding
         if charset.strip('"').lower() not in settings.allowed_charsets:
             found.append(_finding("accept_charset", 5, "header:accept", accept))
             break
+    return found
+
+
+def _browser_fields(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    """Fields a browser writes itself, and the legacy cookie attributes."""
+    found = []
+    for name in _BOOLEAN_HEADERS:
+        value = request.header(name)
+        if value is not None and value.strip() not in _BOOLEANS:
+            found.append(_finding("fetch_metadata", 5, "header:" + name, value))
+    # RFC 2965's "$Version" makes Java and Python cookie parsers read a
+    # quoted value across ";", so one cookie swallows (and leaks) the next
+    # ones, HttpOnly session included; RFC 6265 clients never send it.
+    cookie = request.header("cookie") or ""
+    if "$" in cookie and _LEGACY_COOKIE.search(cookie):
+        found.append(_finding("legacy_cookie", 5, "header:cookie", cookie))
+    charset = request.header(_BODY_CHARSET_HEADER)
+    if charset is not None and charset.strip().lower() not in settings.allowed_charsets:
+        found.append(_finding("charset", 5, "header:" + _BODY_CHARSET_HEADER, charset))
     return found
 
 
@@ -364,7 +436,8 @@ def _content_type(request: Request, settings: ProtocolSettings) -> list[Finding]
         found.append(_finding("charset", 5, where, header))
     boundary = [v for k, v in params if k == "boundary"]
     if media.startswith("multipart/"):
-        if not boundary or not multipart.valid_boundary(boundary[0]):
+        spaced = _SPACED_BOUNDARY.search(header) is not None
+        if not boundary or not multipart.valid_boundary(boundary[0]) or spaced:
             found.append(_finding("multipart_boundary", 5, where, header))
     elif boundary:
         found.append(_finding("boundary_mismatch", 5, where, header))
@@ -406,13 +479,18 @@ def _encoding(request: Request, settings: ProtocolSettings) -> list[Finding]:
     found = []
     sources = [("target", request.target)]
     if request.content_type == "application/x-www-form-urlencoded":
-        sources.append(("body", request.body.decode("latin-1")))
+        body = request.body.decode("latin-1")
+        sources.append(("body", body))
+        if _RAW_CONTROL.search(body):
+            found.append(_finding("control_char", 5, "body", body))
     for where, raw in sources:
         if _ANY_ENCODING_ANOMALY.search(raw) is None:
             continue  # the common case: one search, nothing to tell apart
         lowered = raw.lower()
         if "%00" in lowered:
             found.append(_finding("nul_byte", 5, where, raw))
+        elif _SPELLED_CONTROL.search(raw):
+            found.append(_finding("control_char", 5, where, raw))
         if _OVERLONG.search(raw):
             found.append(_finding("overlong_utf8", 5, where, raw))
         if _UNICODE_PERCENT.search(raw):
@@ -433,8 +511,32 @@ def _arguments(request: Request, settings: ProtocolSettings) -> list[Finding]:
         if len(name) > settings.max_arg_name_length:
             found.append(_finding("arg_name_length", 5, "args", name))
             break
-    if settings.paranoia >= 2 and "_method" in names:
-        found.append(_finding("method_override", 4, "args", "_method"))
+    return found + _method_parameter(request, settings)
+
+
+def _method_parameter(request: Request, settings: ProtocolSettings) -> list[Finding]:
+    """A "_method" parameter that turns the request into another method.
+
+    Frameworks obey it so that HTML forms can PUT and DELETE; such a form
+    POSTs it in its body.  In the query string, on a GET, or naming a
+    method no form tunnels (TRACE, PROPFIND), it is someone making a link
+    or a cross-site POST act as another method, past any per-method rule
+    in front of the application.  A form's own field waits for paranoia 2.
+    """
+    query = [v for n, v in request.args if n == "_method"]
+    form = [v for n, v in request.form() if n == "_method"]
+    found = []
+    for where, value in [("query", v) for v in query] + [("form", v) for v in form]:
+        method = value.strip().upper()
+        forged = (
+            where == "query"
+            or request.method in _GET_LIKE
+            or method not in _FORM_OVERRIDES
+        )
+        if method in _HTTP_METHODS and forged:
+            found.append(_finding("method_override", 5, where + ":_method", value))
+        elif settings.paranoia >= 2:
+            found.append(_finding("method_override", 4, where + ":_method", value))
     return found
 
 
