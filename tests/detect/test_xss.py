@@ -74,6 +74,12 @@ MUST_FIRE = [
     ('<v:vmlframe src="foo.com/sup.fml"/>', "xss.tag"),
     ("<STYLE>@import'http://xss.example/x.css';</STYLE>", "xss.tag"),
     ('<meta charset="UTF-7">', "xss.tag"),
+    # A handler name and "=" that end the value: the page's next text is
+    # the handler's code.
+    ("  onload= ", "xss.handler"),
+    (" onwebkitplaybacktargetavailabilitychanged=", "xss.handler"),
+    # JSFuck whose "+" a form turned into spaces.
+    ("(![] [])[ ! []]", "xss.jsfuck"),
 ]
 
 # Prose with HTML and script words, angle brackets, e-mail addresses, code
@@ -124,6 +130,11 @@ MUST_NOT_FIRE = [
     "![](receipt.png) and ![](invoice.png)",
     "Top [3] payees",
     "Call me at 5",
+    "onload = true in the config",
+    "the onload event fires first",
+    "Cost: [] [] [] (empty boxes)",
+    "![](a.png) ![](b.png) [] []",
+    "Zoë ❤️ <3 a<b>c",
 ]
 
 

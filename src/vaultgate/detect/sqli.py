@@ -89,6 +89,37 @@ _STARTERS = re.compile(
 )
 
 
+# "a'or'a", "\\'or'1": a logical operator glued to quotes on both sides
+# and to the value before it.  Prose quotes a word after a space ("it's
+# 'or' mode"); an injection closes the literal where the value ends.
+_GLUED_LOGIC = re.compile(r"[\w\\'\"`](['\"`])(?:x?or|and)\1[\w'\"`]")
+# The whole value is a comparison of two literals that always holds ("1=1",
+# "42 like 42", "11!=1", "'1' not regexp '2'"): a tautology and nothing
+# else.  "<" and ">" alone are left out ("1<2" is arithmetic homework), as
+# are "in" and "between" ("1 in 3") and double quotes ('"color"="blue"' is
+# a setting).  "+" is a space in URL forms.
+_LITERAL_SQL = r"[-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?)|'[^'\x00]*'"
+_COMPARISON_SQL = r"<=>|==?|!=|<>|<=|>=|(?:r?like|regexp|glob|is(?:[\s+]+not)?)\b"
+_LITERAL_TEST_SQL = (
+    rf"^[\s+]*({_LITERAL_SQL})[\s+]*(not[\s+]+)?({_COMPARISON_SQL})"
+    rf"[\s+]*({_LITERAL_SQL})[\s+]*$"
+)
+_LITERAL_TEST = re.compile(_LITERAL_TEST_SQL)
+
+
+def _always_true(test: re.Match[str] | None) -> bool:
+    if test is None:
+        return False
+    left, negated, operator, right = test.groups()
+    same = left.strip("'") == right.strip("'")
+    flips = (negated is not None) + (operator in ("!=", "<>"))
+    return same != bool((flips + operator.endswith("not")) % 2)
+
+
+_SET_WORDS = re.compile(r"\b(?:union|except|intersect|minus)\b")
+_CONCATENATION = frozenset({"||"})
+
+
 def _variants(low: str) -> list[str]:
     # In URLs and cookies "+" often stands for a space the decoder kept.
     return [low, low.replace("+", " ")] if "+" in low else [low]
@@ -100,13 +131,19 @@ def evidence(text: str) -> frozenset[str]:
     found: set[str] = set()
     for low in _variants(text.lower()):
         for mark in ("'", '"', "`", ")"):
-            at = low.find(mark)
+            at = _breakout_at(low, mark)
             if at >= 0:
                 _after_operand(tokenize(low[at + 1 :]), 0, mark != ")", found)
         if _may_start(low):
             _bare(tokenize(low), found)
-        if "union" in low and "union" not in found:
+        if _GLUED_LOGIC.search(low):
+            found.add("tautology")
+        if _always_true(_LITERAL_TEST.match(low)):
+            found.add("tautology")
+        if "union" not in found and _SET_WORDS.search(low):
             _union_anywhere(tokenize(low), found)
+        if "values" in low and "statement" not in found:
+            _values_anywhere(tokenize(low), found)
         if "waitfor" in low and "statement" not in found:
             _waitfor_anywhere(tokenize(low), found)
         if "select" in low and "function" not in found:
@@ -116,8 +153,19 @@ def evidence(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _breakout_at(low: str, mark: str) -> int:
+    """The first ``mark`` that closes a literal: a doubled quote is an
+    escaped one inside it (a value of three quotes and "or 1" breaks out
+    at its third quote)."""
+    at = low.find(mark)
+    while mark != ")" and at >= 0 and low.startswith(mark, at + 1):
+        at = low.find(mark, at + 2)
+    return at
+
+
 def _select_attack_anywhere(tokens: list[Token], found: set[str]) -> None:
-    """``(select(sleep(20)))``: a subquery that sleeps or reads a file."""
+    """``(select(sleep(20)))``: a subquery that sleeps or reads a file;
+    ``in (select * from``: a subquery that reads a whole table."""
     for i, token in enumerate(tokens):
         if token.kind == "S" and token.text == "select":
             j = i + 1
@@ -126,6 +174,41 @@ def _select_attack_anywhere(tokens: list[Token], found: set[str]) -> None:
             if _kind(tokens, j) == "f" and tokens[j].text in ATTACK_FUNCTIONS:
                 found.add("function")
                 return
+            subquery = i > 0 and tokens[i - 1].kind == "("
+            if subquery and _words(tokens, j, "*", "from"):
+                found.add("statement")
+            if subquery and j == len(tokens) and _kind(tokens, i - 2) == "=":
+                found.add("statement")  # "=(select": the value ends there
+
+
+def _values_anywhere(tokens: list[Token], found: set[str]) -> None:
+    """``VALUES ('10.0.0.1', 'x')``: a row of literals for an INSERT."""
+    for i, token in enumerate(tokens):
+        if token.text == "values" and _row(tokens, i + 1):
+            found.add("statement")
+            return
+
+
+def _row(tokens: list[Token], i: int) -> bool:
+    """``('a', 1)``: two or more literals, one of them a string; "our values
+    (trust, care)" lists words."""
+    if _kind(tokens, i) != "(":
+        return False
+    kinds = [t.kind for t in tokens[i + 1 : i + 2 * _MAX_ROW]]
+    if ")" not in kinds:
+        return False
+    row = kinds[: kinds.index(")")]
+    literals, commas = row[::2], row[1::2]
+    return (
+        len(literals) >= 2
+        and set(literals) <= _LITERAL
+        and "s" in literals
+        and set(commas) == {","}
+    )
+
+
+# Values in a row literal the check reads; a real INSERT row is short.
+_MAX_ROW = 16
 
 
 def _into_file_anywhere(tokens: list[Token], found: set[str]) -> None:
@@ -152,6 +235,11 @@ def _waitfor_anywhere(tokens: list[Token], found: set[str]) -> None:
 def _union_anywhere(tokens: list[Token], found: set[str]) -> None:
     """``UNION SELECT`` followed by a column list no sentence has."""
     for i, token in enumerate(tokens):
+        if token.kind == "U" and token.text != "union" and _set_operand(tokens, i):
+            # "except select.1,2", "minus values(1,2)": the other set
+            # operators, with a column list or a row no sentence has.
+            found.add("union")
+            return
         if token.kind == "U" and _union(tokens, i):
             j = i + 1
             while tokens[j].text != "select":
@@ -163,6 +251,29 @@ def _union_anywhere(tokens: list[Token], found: set[str]) -> None:
                 return
 
 
+def _set_operand(tokens: list[Token], i: int) -> bool:
+    """After EXCEPT/INTERSECT/MINUS: ``select 1,2``, ``select @@x``, a row."""
+    i += 1
+    while i < len(tokens) and _union_filler(tokens[i]):
+        i += 1
+    if _words(tokens, i, "values"):
+        return _row_of_numbers(tokens, i + 1) or _row(tokens, i + 1)
+    if not _words(tokens, i, "select"):
+        return False
+    kind = _kind(tokens, i + 1)
+    if kind in ("n", "s"):
+        return _kind(tokens, i + 2) in (",", "")
+    return kind in ("v", "f") or _words(tokens, i + 1, "*", "from")
+
+
+def _row_of_numbers(tokens: list[Token], i: int) -> bool:
+    kinds = "".join(t.kind for t in tokens[i : i + 2 * _MAX_ROW])
+    return _NUMBER_ROW.match(kinds) is not None
+
+
+_NUMBER_ROW = re.compile(r"\(n(?:,n)+\)")
+
+
 def _may_start(low: str) -> bool:
     match = _STARTERS.match(low)
     if match is None:
@@ -170,7 +281,8 @@ def _may_start(low: str) -> bool:
     word = match.group(1)
     # A word that is called ("if(") may wrap an attack function.
     called = _CALLED.match(low, match.end()) is not None
-    return word is None or word in _START_WORDS or called
+    chained = low.lstrip(" (").startswith(("||", "&&"))
+    return word is None or word in _START_WORDS or called or chained
 
 
 _CALLED = re.compile(r"\s*\(")
@@ -201,7 +313,7 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         after: set[str] = set()
         _after_operand(tokens, i + 1, True, after)
         found |= after - {"comment"}
-    elif kind == "o" and _condition(tokens, i + 1, False):
+    elif kind == "o" and (_condition(tokens, i + 1, False) or _chained(tokens, i + 1)):
         found.add("tautology")
     elif kind == "U" and _union(tokens, i):
         found.add("union")
@@ -215,6 +327,31 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         found.add("clause")
     elif kind == "K" and _having(tokens, i):
         found.add("tautology")
+
+
+def _chained(tokens: list[Token], i: int) -> bool:
+    """``AND name = '``, ``|| c == "``, ``&&(e===``: after the logical
+    operator that opens the value, a column compared with what the query
+    supplies next (an open string, nothing, a group) or with a literal that
+    closes a group; prose compares no word with a lone quote."""
+    while _kind(tokens, i) == "(":
+        i += 1
+    if _kind(tokens, i) not in ("b", "T"):
+        return False
+    j = i + 1
+    while _kind(tokens, j) == "=" and tokens[j].text in _SYMBOLIC_COMPARISONS:
+        j += 1
+    if j == i + 1:
+        return False
+    kind = _kind(tokens, j)
+    if kind in ("", "q"):
+        return True
+    if kind == "(":
+        return j + 1 == len(tokens)
+    return kind in ("n", "s", "T") and _kind(tokens, j + 1) == ")"
+
+
+_SYMBOLIC_COMPARISONS = frozenset({"=", "==", "!=", "<>", "<=", ">=", "<=>"})
 
 
 def _having(tokens: list[Token], i: int) -> bool:
@@ -262,12 +399,23 @@ def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -
         found.add("operator")
     elif kind == "K":
         _clause(tokens, i, quoted, found)
-    elif kind == "S" and quoted and _statement(tokens, i):
+    elif kind == "S" and quoted and (_statement(tokens, i) or _batched(tokens, i)):
         # MSSQL runs a statement after a string with no ";" between.
         found.add("statement")
     if quoted and kind in _SQL_STARTS and tokens[-1].kind == "c":
         # "x'-email--": SQL after the quote, and the rest cut off.
         found.add("comment")
+
+
+def _batched(tokens: list[Token], i: int) -> bool:
+    """``' DELETE FROM users`` or ``' SHUTDOWN`` ending the value: a statement
+    right after the breakout (MSSQL needs no ";").  "I clicked 'delete from
+    list'" closes its quotation, so a string follows the statement."""
+    rest = len(tokens) - i
+    if tokens[i].text == "delete":
+        table = _kind(tokens, i + 2) == "b"
+        return rest == 3 and _words(tokens, i + 1, "from") and table
+    return tokens[i].text == "shutdown" and rest == 1
 
 
 def _operator(tokens: list[Token], i: int, quoted: bool) -> bool:
@@ -374,8 +522,8 @@ def _clause(tokens: list[Token], i: int, quoted: bool, found: set[str]) -> None:
             found.add("clause")
     elif word == "procedure" and _analyse(tokens, i + 1):
         found.add("clause")
-    elif word == "as" and _quoted_name(tokens, i + 1) and _words(tokens, i + 2, "from"):
-        # A quoted column alias: "1234 AS `x` FROM", column injections.
+    elif word == "as" and _alias(tokens, i + 1):
+        # A column alias: "1234 AS `x` FROM", column injections.
         found.add("clause")
     elif word == "into" and (nxt == "v" or _next_in(tokens, i, _FILE_WORDS)):
         found.add("clause")
@@ -392,6 +540,14 @@ def _sorted_by_attack(tokens: list[Token], i: int) -> bool:
     if kind == "f":
         return tokens[i].text in DANGEROUS_FUNCTIONS | SQL_FUNCTIONS
     return kind == "(" and _kind(tokens, i + 1) == "S"
+
+
+def _alias(tokens: list[Token], i: int) -> bool:
+    """``AS `x` FROM``, or ``) AS t FROM`` ending the value (the query names
+    the table); "(rent) as agreed from March" goes on after "from"."""
+    if not _words(tokens, i + 1, "from"):
+        return False
+    return _quoted_name(tokens, i) or (_kind(tokens, i) == "b" and i + 2 == len(tokens))
 
 
 def _next_in(tokens: list[Token], i: int, words: frozenset[str]) -> bool:
@@ -413,6 +569,10 @@ def _select(tokens: list[Token], i: int) -> bool:
     """``select @@version``, ``select sleep(5)``, ``select * from t``."""
     if _kind(tokens, i) in ("v", "f", "("):
         return True
+    if _kind(tokens, i) == "n" and tokens[i].text.startswith(("0x", "0b")):
+        return True  # "select 0x616263": a string spelled in hex
+    if _kind(tokens, i) == "s" and _next_in(tokens, i, _CONCATENATION):
+        return True  # "select 'qzx'||(select ...": sqlmap's markers
     if i < len(tokens) and tokens[i].text in ATTACK_FUNCTIONS:
         # "select pg_sleep" (no prose names it); "select sleep mode" is prose.
         return tokens[i].text != "sleep"
@@ -423,6 +583,8 @@ def _select(tokens: list[Token], i: int) -> bool:
             return False
         if token.kind == "K" and token.text == "from":
             return evidence_seen or _from_evidence(tokens, j + 1)
+        if token.text == "where" and _condition(tokens, j + 1, False):
+            return True  # "select x where 9896=9896": a tautology
         if token.kind in ("v", "f", ",") or token.text == "*":
             evidence_seen = True
     return False
@@ -475,6 +637,10 @@ def _delete(tokens: list[Token], i: int) -> bool:
 
 
 def _drop(tokens: list[Token], i: int) -> bool:
+    if _kind(tokens, i) == "b":
+        # "DROP sampletable;--": a name, the end of the statement and a
+        # comment cutting off the rest; no sentence ends so.
+        return _kind(tokens, i + 1) == ";" and _kind(tokens, i + 2) == "c"
     return (
         _kind(tokens, i) == "K"
         and tokens[i].text in _OBJECTS
@@ -583,7 +749,7 @@ _ROUTINES = (
     "|makecab|enumgroups|ntsec_enumdomains|msver|enumdsn)"
     "|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc"
     "|addsrvrolemember|addlogin|configure|execute_external_script)"
-    "|openrowset|opendatasource"
+    "|openrowset|opendatasource|msdasql|sqloledb"
     "|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:java|xmlquery|xmlgen|pipe"
     "|scheduler|export_extension|lock)"
 )
@@ -624,7 +790,7 @@ RULES = (
         family="sqli",
         pattern=(
             r"(?:" + _BREAKOUT + "|" + _START + r")"
-            r"(?:(?:or|and|xor|having|where)\b|\|\||&&)"
+            r"(?:(?:or|and|xor|having|where)\b|\|\||&&)|" + _LITERAL_TEST_SQL
         ),
         score=5,
         confirm=_confirm("tautology"),
@@ -633,7 +799,7 @@ RULES = (
     Rule(
         id="sqli.union",
         family="sqli",
-        pattern=r"\bunion\b[^\x00]*select\b",
+        pattern=r"\b(?:union|except|intersect|minus)\b[^\x00]*(?:select|values)\b",
         score=5,
         confirm=_confirm("union"),
         description="UNION SELECT after a breakout",
@@ -702,7 +868,11 @@ RULES = (
             + _START
             + ")"
             + _words_re(_STATEMENT_WORDS, boundary=False)
-            + r"|\bwaitfor\b"
+            + r"|\bwaitfor\b|\("
+            + _GAP
+            + r"select\b|\bvalues"
+            + _GAP
+            + r"\("
         ),
         score=5,
         confirm=_confirm("statement"),

@@ -86,6 +86,8 @@ KEYWORDS = frozenset(
     | {"cast", "convert", "char", "nchar", "varchar", "collate", "binary"}
 )
 _UNION = frozenset({"union", "intersect", "except", "minus"})
+# Keywords MySQL reads before a "." glued to them ("select.1").
+_DOTTED_HEADS = frozenset({"select", "union", "from", "where", "and", "or"})
 # Keywords that may be called like functions: "exists(", "char(", "if(".
 _CALLABLE_KEYWORDS = frozenset(
     {"exists", "cast", "convert", "char", "nchar", "database", "schema", "user"}
@@ -106,8 +108,20 @@ def tokenize(text: str) -> list[Token]:
         if group == "ws" or group == "mc":
             continue
         lexeme = m.group()
+        if group == "w" and "." in lexeme:
+            lexeme, pos = _split_dotted(lexeme, pos)
         tokens.append(_classify(group, lexeme, text, pos))
     return tokens
+
+
+def _split_dotted(word: str, end: int) -> tuple[str, int]:
+    """MySQL reads ``select.1`` and ``union.select`` as a keyword, then the
+    rest: keep a leading keyword apart and lex what follows its dot again."""
+    head, _, tail = word.partition(".")
+    glued = tail[:1].isdigit() or tail.partition(".")[0] in _DOTTED_HEADS
+    if head in _DOTTED_HEADS and glued:
+        return head, end - len(tail) - 1
+    return word, end
 
 
 def _classify(group: str | None, lexeme: str, text: str, pos: int) -> Token:

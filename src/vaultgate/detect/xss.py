@@ -157,8 +157,14 @@ def evidence(text: str) -> frozenset[str]:
 
 def _jsfuck(text: str) -> bool:
     """JavaScript written with ``[]()!+`` only (JSFuck), which runs anything."""
-    if len(_JSFUCK_PRIMITIVE.findall(text)) < _JSFUCK_MIN_PRIMITIVES:
-        return False
+    primitives = len(_JSFUCK_PRIMITIVE.findall(text))
+    if not primitives:
+        return False  # the rule's pattern is one primitive as written
+    if primitives < _JSFUCK_MIN_PRIMITIVES:
+        # A form or query turns an unencoded "+" into a space: "(![] [])".
+        spaced = text.replace(" ", "+")
+        if len(_JSFUCK_PRIMITIVE.findall(spaced)) < _JSFUCK_MIN_PRIMITIVES:
+            return False
     chars = [ch for ch in text if not ch.isspace()]
     symbols = sum(ch in "[]()!+" for ch in chars)
     return symbols >= _JSFUCK_SHARE * len(chars)
@@ -222,6 +228,8 @@ def _breaks_attribute(text: str) -> bool:
             continue
         if text[match.start()] in "\"'`":
             return True  # a quote closed the attribute: '"onzoom='
+        if not text[match.end() :].strip():
+            return True  # "  onload= " ends the value: the page supplies the code
         code = _UNQUOTED_VALUE.match(text, match.end())
         # "onload = ready" is prose; a handler that runs code has some.
         if code is not None and _CODE_CHARS.search(code.group()):
