@@ -44,6 +44,30 @@ MUST_FIRE = [
     "allow_url_include=On",
     "auto_prepend_file=php://input",
     "session.save_path=/tmp",
+    # Callback gadgets: the function named, called or not.
+    "Shell_exec=(bla)",
+    "cb=ZlIb_DeCoDe",
+    "call_user_func_array",
+    # Non-word PHP functions with any argument.
+    "fopen  (blah)",
+    "filegroup (x)",
+    "intval(foo)",
+    "printf(foo)",
+    # Extension functions called bare, or left open at the end.
+    "is_array()",
+    "file_ExistS (\n\n)",
+    "date_ADD()",
+    "array_diff (",
+    "pg_enter_pipeline_mode (",
+    "sodium_crypto_aead_chacha20poly1305_ietf_keygen (",
+    "ldap_get_entries()",
+    # A quoted name called, a comment before the parenthesis.
+    'return"system"(xyz).s',
+    "'exec'('id');",
+    "checkdate/*x*/()",
+    "range \t/*x*/()",
+    # A name built by string operators and called.
+    "${_.__}(30);",
 ]
 
 MUST_NOT_FIRE = [
@@ -61,6 +85,17 @@ MUST_NOT_FIRE = [
     "engine=v8 in the stack list",
     "Hello ${firstName}",
     "What <? means in a template",
+    "Date of birth (DOB) and date_of_birth field",
+    "array of cards (3)",
+    "is_active (boolean) must be true",
+    "The shell executes nightly; base64 encoded file attached",
+    "file_name (see attachment) - statement_2024_03.pdf",
+    "Call me (after 5pm) about the get-together",
+    "Print (format A4) the 'copy' (2 pages)",
+    "Passthru fee for interchange (0.2%)",
+    "Use /* the old */ account",
+    'Order: "system" (premium) plan',
+    "str_name (street) and postal_code (zip)",
 ]
 
 

@@ -32,14 +32,39 @@ _CODE_CALLS = (
     r"|get_current_user|getmypid|apache_setenv|hex2bin|convert_uudecode"
     r"|gzcompress|gzdeflate|gzencode|htmlspecialchars_decode|function_exists"
     r"|is_callable|unserialize|ob_start|tempnam|readfile|popen"
+    r"|fopen|fwrite|fputs|fread|fgets|fpassthru|fscanf|file_exists|filegroup"
+    r"|fileowner|fileperms|intval|floatval|strval|sprintf|vsprintf|fprintf"
+    r"|printf|strip_tags|addslashes|stripslashes|htmlentities|rawurldecode"
+    r"|html_entity_decode|base64_encode|str_replace|strtolower|strtoupper"
+    r"|strrev|bin2hex|getcwd|scandir|opendir|readdir|getenv|putenv|parse_str"
 )
 # Calls whose names are also words: they count only with code inside the
 # parenthesis ("file (attached)" is prose, "file($x)" is not).
 _WORD_CALLS = (
-    r"system|exec|eval|assert|include|require|file|fopen|copy|touch|chr|ord"
-    r"|pack|unpack|mail|glob|dl|extract|chmod|chown|unlink|rmdir|mkdir|getenv"
-    r"|putenv|symlink|chroot|serialize|scandir|opendir|readdir|getcwd|strrev"
-    r"|str_replace|strtolower|strtoupper|fwrite|fputs|parse_str|bin2hex|crypt"
+    r"system|exec|eval|assert|include|require|file|copy|touch|chr|ord"
+    r"|pack|unpack|mail|glob|dl|extract|chmod|chown|unlink|rmdir|mkdir"
+    r"|symlink|chroot|serialize|crypt"
+)
+# Names of PHP functions that are PHP's alone: an exec, eval or decode
+# routine named in a value is a callback gadget (?cb=shell_exec) even
+# without a parenthesis.
+_GADGET_NAMES = (
+    r"shell_exec|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?"
+    r"|base64_decode|gzinflate|gzuncompress|str_rot13|zlib_decode|convert_uudecode"
+    r"|fsockopen|file_put_contents|move_uploaded_file|highlight_file|show_source"
+    r"|phpinfo|escapeshellcmd|assert_options"
+)
+# Prefixes of PHP's extension functions (array_diff, pg_connect,
+# sodium_crypto_box ...): such a name with empty parentheses, or with an
+# opening one that ends the value, is a call probe, not prose.
+_EXTENSION_PREFIXES = (
+    r"array|str|is|date|file|pg|ldap|sodium|tidy|zend|odbc|mysqli?|curl|preg|mb"
+    r"|iconv|json|xml|libxml|openssl|hash|ctype|filter|func|ob|session|stream"
+    r"|socket|ftp|imap|gz|image|exif|finfo|posix|pcntl|proc|apache|apcu|opcache"
+    r"|spl|class|method|property|debug|error|ini|php|mt|random|password|strip"
+    r"|var|get|set|call|create|register|highlight|show|escapeshell|sqlite3?|oci"
+    r"|sqlsrv|dba|intl|grapheme|numfmt|locale|gmp|bc|simplexml|dom|xsl|shmop"
+    r"|sem|msg|ssh2|snmp|yaml|iterator|token|convert|substr|htmlspecialchars"
 )
 _COMMENT = r"(?:\s|/\*.*?\*/|//[^\n]*\n|#[^\n]*\n)*"
 _WORD_CALL = re.compile(
@@ -68,6 +93,12 @@ _VARIABLE_CALL = re.compile(
     + _VARIABLE
     + r"(?:/\*.*?\*/|//[^\n]*\n)*\(",
     re.IGNORECASE | re.DOTALL,
+)
+# A function name in quotes called at once (PHP 7): "system"(id).  A word
+# in quotes before a parenthesis is prose ("the 'copy' (2 pages)") unless
+# nothing separates them.
+_STRING_CALL = (
+    r"['\"](?:" + _CODE_CALLS + r")['\"]\s*\(|['\"](?:" + _WORD_CALLS + r")['\"]\("
 )
 _DYNAMIC_CALL = re.compile(
     r"[)\]}]\s*(?:/\*.*?\*/\s*)*\(\s*(?:['\"][^'\"]*['\"]|[a-z_]\w*)\s*\)\s*;",
@@ -113,6 +144,34 @@ RULES = (
         description="system( exec( eval( ... with code as the argument",
     ),
     Rule(
+        "php.gadget_name",
+        "php",
+        r"\b(?:" + _GADGET_NAMES + r")\b",
+        _SCORE,
+        description="the name of a PHP exec, eval or decode function",
+    ),
+    Rule(
+        "php.extension_call",
+        "php",
+        r"\b(?:" + _EXTENSION_PREFIXES + r")_\w+\s*\(\s*(?:\)|$)",
+        _SCORE,
+        description="a PHP extension function called bare: array_diff()",
+    ),
+    Rule(
+        "php.string_call",
+        "php",
+        _STRING_CALL,
+        _SCORE,
+        description='a quoted function name called: "system"(id)',
+    ),
+    Rule(
+        "php.comment_call",
+        "php",
+        r"\b[a-z_]\w*\s*/\*[^*]*\*/\s*\(",
+        _SCORE,
+        description="a call with a comment before its parenthesis: f/*x*/()",
+    ),
+    Rule(
         "php.dynamic_call",
         "php",
         r"[)\]}]\s*[(/]",
@@ -138,7 +197,9 @@ RULES = (
     Rule(
         "php.variable_variable",
         "php",
-        r"\$\s*\{\s*(?:['\"]|\$|@|[a-z_]\w*\s*\}\s*\()|\$\s+\{",
+        r"\$\s*\{\s*(?:['\"]|\$|@|[a-z_]\w*\s*\}\s*\()|\$\s+\{"
+        # A name computed by string operators and called: ${_.__}(30);
+        r"|\$\{[\w'\"]*[.^|&~][\w'\".^|&~]*\}\s*\(",
         _SCORE,
         description="a variable-variable: ${'name'}, ${$a}",
     ),
