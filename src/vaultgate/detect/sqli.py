@@ -148,9 +148,23 @@ def evidence(text: str) -> frozenset[str]:
             _waitfor_anywhere(tokenize(low), found)
         if "select" in low and "function" not in found:
             _select_attack_anywhere(tokenize(low), found)
+        if ".e" in low and _empty_exponent(low):
+            found.add("function")
         if "outfile" in low or "dumpfile" in low:
             _into_file_anywhere(tokenize(low), found)
     return frozenset(found)
+
+
+def _empty_exponent(low: str) -> bool:
+    """MySQL reads ``1.e(`` as the number 1 and goes on: ``1.e(ascii(...``,
+    ``1.e.tables`` slip SQL past filters that expect a space or a word
+    boundary.  Only SQL names after it count ("1.e(ii)" is a clause)."""
+    return any(m.group(1) in _EXPONENT_NAMES for m in _EMPTY_EXPONENT.finditer(low))
+
+
+_EMPTY_EXPONENT = re.compile(r"\d\.e[(.]\s*([a-z_]\w*)")
+_EXPONENT_NAMES = DANGEROUS_FUNCTIONS | SQL_FUNCTIONS | {"select", "from", "union"}
+_EXPONENT_NAMES |= {"tables", "columns", "schemata", "routines"}
 
 
 def _breakout_at(low: str, mark: str) -> int:
@@ -313,7 +327,12 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
         after: set[str] = set()
         _after_operand(tokens, i + 1, True, after)
         found |= after - {"comment"}
-    elif kind == "o" and (_condition(tokens, i + 1, False) or _chained(tokens, i + 1)):
+    elif kind == "o" and (
+        _condition(tokens, i + 1, False)
+        or _chained(tokens, i + 1)
+        or (tokens[i].text == "xor" and _kind(tokens, i + 1) in ("n", "s"))
+    ):
+        # "xor 99>": XOR is no English word, and a literal follows it.
         found.add("tautology")
     elif kind == "U" and _union(tokens, i):
         found.add("union")
@@ -366,9 +385,21 @@ def _skip_arithmetic(tokens: list[Token], i: int) -> int:
     return i
 
 
+def _literal_if(tokens: list[Token], i: int) -> bool:
+    """MySQL's ``IF(2=2, ...)`` testing literals; "if (you can)" has words."""
+    return (
+        tokens[i].text == "if"
+        and _kind(tokens, i + 1) == "("
+        and _kind(tokens, i + 2) in ("n", "s")
+        and _kind(tokens, i + 3) == "="
+    )
+
+
 def _calls_attack(tokens: list[Token], i: int) -> bool:
     """A SQL-only function first, or an attack function called anywhere."""
     if tokens[i].text in SQL_FUNCTIONS:
+        return True
+    if _literal_if(tokens, i):
         return True
     return any(t.kind == "f" and t.text in ATTACK_FUNCTIONS for t in tokens[i:])
 
@@ -456,7 +487,9 @@ def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
 def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> bool:
     kind = _kind(tokens, right)
     if not kind:
-        return quoted  # "' or 1=": a probe, the page supplies the rest
+        # "' or 1=", "having 1=", "or 'a' <": a probe, the page supplies
+        # the rest.
+        return quoted or tokens[left].kind in ("n", "s")
     if quoted or kind in "f(":
         return True
     a, b = tokens[left], tokens[right]
@@ -884,7 +917,12 @@ RULES = (
         pattern=_START
         + _words_re(SQL_FUNCTIONS, boundary=False)
         + "|"
-        + _words_re(ATTACK_FUNCTIONS),
+        + _words_re(ATTACK_FUNCTIONS)
+        + "|"
+        + _START
+        + r"if"
+        + _GAP
+        + r"\(|\d\.e[(.]",
         score=5,
         confirm=_confirm("function"),
         description="a value that is a call of a time, file or error function",
