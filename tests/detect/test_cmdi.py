@@ -67,6 +67,21 @@ MUST_FIRE = [
     'if "%VAR%" == "x" echo same',
     "IF NOT DEFINED _example ECHO Value Missing",
     "IF %ERRORLEVEL% NEQ 0 echo failed",
+    # A command name split by quotes, glued variables, $"..." quoting.
+    "'wh'oami",
+    "'i'fconfig",
+    "'i'p a",
+    "'c'url localhost",
+    '"w"get localhost',
+    "ti''me who",
+    '{,$"whoami",}',
+    "x=foo;cat$u+/etc$u/passwd",
+    # A command word with a path into a system directory.
+    "cat /etc/\\passw\\d",
+    "ll /var/www/",
+    "'ll' /var/www/",
+    # A cmd.exe switch glued to the program name.
+    "view=image.jpg&bcdboot/r file.txt",
 ]
 
 # Prose with command words and shell punctuation (and the shared benign set).
@@ -99,6 +114,17 @@ MUST_NOT_FIRE = [
     "Sizes {S,M,L,}",
     "{,}",
     "template {name,}",
+    "O'Keefe's bakery",
+    "I'd rather pay on Friday",
+    "rock'n'roll night",
+    'That\'s two "O"s in goose',
+    'Size: 8"x11" paper',
+    "the 'time' field, the \"id\" column",
+    "Dr. 'Who' fan club",
+    "A$AP Rocky tickets",
+    "Copy the home folder to /home/shared",
+    "Move /tmp files? no",
+    "curl/7.88.1",
 ]
 
 

@@ -21,6 +21,7 @@ from vaultgate.detect.shell import (
     DISTINCTIVE,
     PLAIN,
     shell_score,
+    split_by_quotes,
     words,
 )
 from vaultgate.detect.traversal import SENSITIVE_PATHS
@@ -147,10 +148,20 @@ RULES = (
         "cmdi.evasion",
         "cmdi",
         r"\w(?:''|\"\"|\\[a-z]|\$[@*!?_$-]|\$\{?ifs\b|``|\$\(\)|[<>]\(\))"
-        r"|\$ifs\$\d|\$\{ifs\}|[;|&`]\s*\$\{?[a-z_]\w*\}?\s+[a-z]|^\s*\\[a-z]",
+        r"|\$ifs\$\d|\$\{ifs\}|[;|&`]\s*\$\{?[a-z_]\w*\}?\s+[a-z]|^\s*\\[a-z]"
+        # An unset variable glued to a word: cat$u /etc$u/passwd.
+        r"|[a-z]\$\{?[a-z_]\w*\}?(?:[\s/+;|&]|$)",
         _SCORE,
         confirm=_is_shell,
         description="a command name split by quotes, backslashes or $@",
+    ),
+    Rule(
+        "cmdi.split_name",
+        "cmdi",
+        r"[a-z0-9]['\"][\w.-]{0,16}['\"]|['\"][\w.-]{1,16}['\"][a-z0-9]",
+        _SCORE,
+        confirm=split_by_quotes,
+        description="a command name split by quotes: 'wh'oami, \"w\"get",
     ),
     Rule(
         "cmdi.substitution",

@@ -115,6 +115,7 @@ _SUBSTITUTIONS = frozenset({"`", "$(", "<(", ">("})
 _OPENERS = frozenset({";", "|", "||", "&&"})
 _ASSIGNMENT = re.compile(r"^[a-z_][\w.-]*=", re.IGNORECASE)
 _VARIABLE = re.compile(r"^\$\{?[a-z_]\w*\}?$", re.IGNORECASE)
+_SWITCH = re.compile(r"^[a-z?]{1,2}$")
 _VERSION = re.compile(r"(?<=[a-z])\d+(?:\.\d+)*$")
 _SECRET_FILES = (
     r"passwd|shadow|master\.passwd|sudoers|id_rsa|authorized_keys|\.htpasswd"
@@ -126,6 +127,12 @@ _SHELL_ARG = re.compile(
     re.IGNORECASE,
 )
 _PATH_ARG = re.compile(r"^(?:/[\w.*?\[~-]|~/|\./|\.\./)")
+# Directories that hold the system, not a user's files: a path into one
+# after a command word ("cat /etc/passwd", "ll /var/www/") is a command line.
+_SYSTEM_DIRS = (
+    "/etc/", "/proc/", "/sys/", "/dev/", "/root/", "/var/", "/usr/", "/bin/",
+    "/sbin/", "/boot/", "/home/", "/tmp/",
+)  # fmt: skip
 _FLAG_ARG = re.compile(r"^(?:-{1,2}[a-z]|/[a-z]{1,2}$)", re.IGNORECASE)
 # Arguments that make even a plain word a command: a long option, a URL,
 # an IP address.  A host name only counts for the distinctive commands.
@@ -138,6 +145,8 @@ _HOST_ARG = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/|$)", re.IGNORECASE)
 def deobfuscate(text: str) -> str:
     """Undo the quoting tricks that split a command name (c''at, c\\at, c$@at)."""
     text = _IFS.sub(" ", text)
+    # Bash's $"..." (locale) and $'...' (ANSI-C) quotes: {,$"whoami",}.
+    text = text.replace('$"', '"').replace("$'", "'")
     text = _SPECIAL_PARAM.sub("", text)
     text = _EMPTY_QUOTES.sub("", text)
     text = _GLUED_VAR.sub("", text)
@@ -145,6 +154,27 @@ def deobfuscate(text: str) -> str:
     # A doubly encoded space arrives as "+": "cat+/etc/passwd".
     text = text.replace("'", "").replace('"', "").replace("+", " ")
     return _BRACES.sub(lambda m: m.group(1).replace(",", " "), text)
+
+
+# A word with quotes inside it: 'wh'oami, "w"get, c'a't.
+_QUOTED_PIECES = re.compile(r"""[\w.-]*(?:'[\w.-]*'|"[\w.-]*")[\w.-]*""")
+
+
+def split_by_quotes(text: str) -> bool:
+    """A command name split by quotes ('wh'oami, "w"get): only evasion does that.
+
+    A wholly quoted word ('time') is quoting, not splitting, and a word
+    with one apostrophe (I'd, don't) is prose.
+    """
+    for match in _QUOTED_PIECES.finditer(text):
+        token = match.group()
+        quote = token[0]
+        if quote in "'\"" and token[-1] == quote and token.count(quote) == 2:
+            continue  # 'time': quoted, not split
+        name = token.replace("'", "").replace('"', "").lower()
+        if name and _name(name)[0] in COMMANDS:
+            return True
+    return False
 
 
 def _command(words: list[str]) -> tuple[str, list[str]]:
@@ -175,6 +205,10 @@ def _name(word: str) -> tuple[str, bool]:
         if word.startswith(directory):
             return word[len(directory) :], True
     if word not in COMMANDS:
+        # "bcdboot/r": cmd.exe reads a switch glued to the program name.
+        head, slash, switch = word.partition("/")
+        if slash and head in UNMISTAKABLE and _SWITCH.match(switch):
+            return head, False
         # "python3.10", "gcc7.4": a versioned name of a known command.
         unversioned = _VERSION.sub("", word)
         if unversioned in COMMANDS:
@@ -189,6 +223,8 @@ def _plain_at_start(name: str, args: list[str]) -> int:
         return 2
     flag = any(_FLAG_ARG.match(a) for a in head)
     path = any(_PATH_ARG.match(a) for a in head)
+    if path and any(a.lower().startswith(_SYSTEM_DIRS) for a in head):
+        return 2
     strong = any(_STRONG_ARG.match(a) for a in head)
     command = any(a.lower() in DISTINCTIVE for a in head)
     if (flag and (path or name in BARE)) or strong or command:
