@@ -96,6 +96,8 @@ MUST_NOT_FIRE = [
     "Use /* the old */ account",
     'Order: "system" (premium) plan',
     "str_name (street) and postal_code (zip)",
+    # phpinfo only reports configuration: named in prose it is a sentence.
+    "Moreover, phpinfo can leak configuration details",
 ]
 
 

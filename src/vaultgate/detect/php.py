@@ -52,7 +52,7 @@ _GADGET_NAMES = (
     r"shell_exec|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?"
     r"|base64_decode|gzinflate|gzuncompress|str_rot13|zlib_decode|convert_uudecode"
     r"|fsockopen|file_put_contents|move_uploaded_file|highlight_file|show_source"
-    r"|phpinfo|escapeshellcmd|assert_options"
+    r"|escapeshellcmd|assert_options"
 )
 # Prefixes of PHP's extension functions (array_diff, pg_connect,
 # sodium_crypto_box ...): such a name with empty parentheses, or with an
