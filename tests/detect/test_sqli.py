@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.detect.family_cases import benign_values
 from tests.detect.inspect_kit import fired, prefilter_hits
 from vaultgate.detect import sqli
 from vaultgate.detect.base import Value
@@ -159,6 +160,7 @@ MUST_FIRE = [
     ("DROP sampletable;--", "sqli.statement"),
     (") as cc FROM", "sqli.clause"),
     (")      AS t      FROM", "sqli.clause"),
+    (") as User from", "sqli.clause"),
     ("OPENDATASOURCE('MSDASQL', 'x')", "sqli.routine"),
     ("'msdasql'", "sqli.routine"),
     # MSSQL runs a batch without ";": a statement right after the breakout
@@ -309,6 +311,7 @@ MUST_NOT_FIRE = [
     "Transfert à l'ordre de M. D'Artagnan",
     '{"note": "x or y = z", "ok": true}',
     "XOR gate in the lab",
+    "xor 2 keys together",
     "xor the two keys",
     "If (you can) call me",
     "if (2 days) late, remind me",
@@ -324,7 +327,7 @@ def test_injections_fire(payload: str, rule_id: str) -> None:
     assert rule_id in fired(RULES, payload)
 
 
-@pytest.mark.parametrize("text", MUST_NOT_FIRE)
+@pytest.mark.parametrize("text", MUST_NOT_FIRE + benign_values())
 def test_ordinary_text_passes(text: str) -> None:
     assert fired(RULES, text) == set()
 

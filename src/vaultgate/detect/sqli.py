@@ -330,9 +330,8 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
     elif kind == "o" and (
         _condition(tokens, i + 1, False)
         or _chained(tokens, i + 1)
-        or (tokens[i].text == "xor" and _kind(tokens, i + 1) in ("n", "s"))
+        or _xor_literal(tokens, i)
     ):
-        # "xor 99>": XOR is no English word, and a literal follows it.
         found.add("tautology")
     elif kind == "U" and _union(tokens, i):
         found.add("union")
@@ -383,6 +382,16 @@ def _skip_arithmetic(tokens: list[Token], i: int) -> int:
     while _kind(tokens, i) == "a" and _kind(tokens, i + 1) == "n":
         i += 2
     return i
+
+
+def _xor_literal(tokens: list[Token], i: int) -> bool:
+    """``xor 99>``, ``xor 5-``: XOR is no English word, and a literal with
+    an operator follows it ("xor 2 keys" is a sentence)."""
+    return (
+        tokens[i].text == "xor"
+        and _kind(tokens, i + 1) in ("n", "s")
+        and _kind(tokens, i + 2) in ("=", "a", "", "c", ")")
+    )
 
 
 def _literal_if(tokens: list[Token], i: int) -> bool:
@@ -580,7 +589,8 @@ def _alias(tokens: list[Token], i: int) -> bool:
     the table); "(rent) as agreed from March" goes on after "from"."""
     if not _words(tokens, i + 1, "from"):
         return False
-    return _quoted_name(tokens, i) or (_kind(tokens, i) == "b" and i + 2 == len(tokens))
+    named = _kind(tokens, i) in ("b", "K") and i + 2 == len(tokens)
+    return _quoted_name(tokens, i) or named
 
 
 def _next_in(tokens: list[Token], i: int, words: frozenset[str]) -> bool:
