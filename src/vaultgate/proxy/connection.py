@@ -23,7 +23,7 @@ from vaultgate.core.request import TLSInfo
 from vaultgate.errors import ProtocolError
 from vaultgate.proxy import wire
 from vaultgate.proxy.forwarded import canonical, client_address, forwarding_fields
-from vaultgate.proxy.handler import handle, refuse
+from vaultgate.proxy.handler import Inline, answer_inline, handle, refuse
 from vaultgate.proxy.incoming import ClientGone, Incoming, Refusal
 
 if TYPE_CHECKING:
@@ -80,6 +80,10 @@ class ClientConnection(asyncio.Protocol):
         self.close_after = False
         self.read_paused = False
         self.source: UpstreamConnection | None = None
+        # Answered from callbacks when the task is idle (see ``_dispatch``);
+        # an adapter's own ``answer`` always runs in the task.
+        self.inline = type(self).answer is handle
+        self.answering: Inline | None = None
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -118,6 +122,8 @@ class ClientConnection(asyncio.Protocol):
         else:
             if self.reading is HEAD:
                 self._check_partial_head()
+        if self.queue and not self.busy:
+            self._dispatch()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -152,6 +158,8 @@ class ClientConnection(asyncio.Protocol):
             self.refuse(ProtocolError(408, "body timeout"))
         elif not self.busy:
             self.close()  # idle keep-alive, or nothing sent at all
+        if self.queue and not self.busy:
+            self._dispatch()
 
     # -- parser callbacks --------------------------------------------------
 
@@ -304,14 +312,61 @@ class ClientConnection(asyncio.Protocol):
         self._enqueue(Refusal(error, method, target))
 
     def _enqueue(self, item: Incoming | Refusal) -> None:
+        # Answered once the read (or the watchdog's sweep) is done with it:
+        # ``_dispatch``, from ``data_received`` and ``expire``.
         self.queue.append(item)
+
+    def _dispatch(self) -> None:
+        """Have the next request answered: here and now if it can be, else
+        by the task, which keeps answering in order until the queue is empty."""
+        if self.closed:
+            return  # the task, if any, was woken by connection_lost
         waiter = self.waiter
         if waiter is not None:
-            if not waiter.done():
-                waiter.set_result(None)
-        elif self.task is None:
-            # One task per connection, started by its first request.
+            if waiter.done():
+                return  # the task is about to run and takes it
+        elif self.task is not None:
+            return  # the task is starting or answering
+        if self.inline and self._answer_here():
+            return
+        if waiter is not None:
+            waiter.set_result(None)
+        else:
+            # One task per connection, started by the first request it needs.
             self.task = self.loop.create_task(self._serve(), name="vaultgate.client")
+
+    def _answer_here(self) -> bool:
+        item = self.queue[0]
+        if not isinstance(item, Incoming) or not item.complete:
+            return False
+        self.busy = True
+        try:
+            self.answering = answer_inline(self, item)
+        except Exception:
+            log.exception("connection.failed peer=%s", self.peer_ip)
+            self.abort()
+            self.answering = None
+        if self.answering is None and not self.closed:
+            self.busy = False
+            return False
+        self.queue.popleft()
+        if self.read_paused:
+            self.resume_reading_if_room()
+        return True
+
+    def answered(self, keep: bool) -> None:
+        """An answer given from callbacks is written: on to the next."""
+        self.answering = None
+        self.busy = False
+        self.served += 1
+        if self.closed:
+            return
+        if not keep:
+            self.close()
+        elif self.queue:
+            self._dispatch()
+        else:
+            self._idle_or_drained()
 
     def _method_so_far(self) -> str:
         try:

@@ -89,10 +89,53 @@ async def forward(
     timings.upstream_us = (perf_counter_ns() - mark) // 1000
     if guards:
         return await _filtered(conn, inc, ex, up, guards)
-    lines = [b"%s: %s\r\n" % field for field in up.fields]
     if up.complete:  # the common case: a small answer, read in one go
-        return _relay_whole(conn, inc, up, up.status, lines)
-    return await _relay(conn, inc, ex, up, up.status, lines)
+        return relay_whole(conn, inc, up)
+    return await _relay(conn, inc, ex, up, up.status, _lines(up))
+
+
+def send_at_once(
+    conn: ClientConnection, inc: Incoming, up: UpstreamConnection, prefix: bytes
+) -> bytes:
+    """Send a whole request, with no response guard, on the idle ``up``.
+
+    The head is returned for ``resume``, which may have to send it again.
+    """
+    head = _request_head(conn, inc, up.pool, prefix, True, False)
+    try:
+        _send_whole(inc, up, head, prefix)
+    except BaseException:
+        up.pool.release(up)
+        raise
+    return head
+
+
+async def resume(
+    conn: ClientConnection,
+    inc: Incoming,
+    ex: Exchange,
+    up: UpstreamConnection,
+    head: bytes,
+    prefix: bytes,
+    timings: Timings,
+    mark: int,
+) -> tuple[int, bool]:
+    """``forward`` after ``send_at_once``, once ``up`` answered or failed."""
+    try:
+        if up.error is not None:
+            up = await _after_failure(conn, inc, up.pool, up, head, prefix)
+    except UpstreamError as exc:
+        return _upstream_failure(conn, inc, ex, exc)
+    except ProtocolError as exc:
+        return protocol_failure(conn, inc, ex, exc)
+    timings.upstream_us = (perf_counter_ns() - mark) // 1000
+    if up.complete:
+        return relay_whole(conn, inc, up)
+    return await _relay(conn, inc, ex, up, up.status, _lines(up))
+
+
+def _lines(up: UpstreamConnection) -> list[bytes]:
+    return [b"%s: %s\r\n" % field for field in up.fields]
 
 
 def protocol_failure(
@@ -261,6 +304,13 @@ async def _stream_body(
 
 def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def relay_whole(
+    conn: ClientConnection, inc: Incoming, up: UpstreamConnection
+) -> tuple[int, bool]:
+    """Write an answer that arrived whole, fields as the upstream sent them."""
+    return _relay_whole(conn, inc, up, up.status, _lines(up))
 
 
 def _relay_whole(

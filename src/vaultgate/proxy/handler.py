@@ -10,6 +10,7 @@ request, with the audit log's minimal event for such refusals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from time import perf_counter_ns, time
@@ -19,7 +20,13 @@ from vaultgate.core.model import ALLOW, Mode
 from vaultgate.core.request import Request
 from vaultgate.errors import ProtocolError
 from vaultgate.proxy import wire
-from vaultgate.proxy.forward import forward, protocol_failure
+from vaultgate.proxy.forward import (
+    forward,
+    protocol_failure,
+    relay_whole,
+    resume,
+    send_at_once,
+)
 from vaultgate.proxy.incoming import ClientGone, Incoming, Refusal
 from vaultgate.proxy.replies import (
     INTERNAL_ERROR,
@@ -32,6 +39,7 @@ from vaultgate.telemetry.audit import MAX_LOGGED_PATH, Timings
 if TYPE_CHECKING:
     from vaultgate.core.exchange import Exchange
     from vaultgate.proxy.connection import ClientConnection
+    from vaultgate.proxy.upstream import UpstreamConnection
 
 log = logging.getLogger("vaultgate.proxy")
 access_log = logging.getLogger("vaultgate.access")
@@ -39,23 +47,43 @@ access_log = logging.getLogger("vaultgate.access")
 _OFF = Mode.OFF  # a module constant: enum attribute lookups cost
 
 
+class Opened:
+    """A request's exchange, opened when its answering began."""
+
+    __slots__ = ("ex", "started", "written", "timings")
+
+    def __init__(self, conn: ClientConnection, inc: Incoming) -> None:
+        self.started = perf_counter_ns()
+        self.written = conn.bytes_out
+        request = Request(
+            inc.method,
+            inc.target,
+            inc.headers,
+            conn.client_ip(inc) if conn.peer_trusted else conn.peer_ip,
+            conn.peer_ip,
+            inc.version,
+            conn.server.scheme,
+            tls=conn.tls,
+        )
+        self.ex = conn.server.engine.begin(request)
+        self.timings = Timings()
+
+    def finish(self, conn: ClientConnection, inc: Incoming, status: int) -> None:
+        """Record the exchange: its timings, audit event and access record."""
+        timings = self.timings
+        timings.total_us = (perf_counter_ns() - self.started) // 1000
+        timings.bytes_in = inc.size + len(inc.url) + inc.received
+        timings.bytes_out = conn.bytes_out - self.written
+        server = conn.server
+        server.engine.finish(self.ex, status, timings)
+        if server.access:
+            _access(self.ex, status, timings)
+
+
 async def handle(conn: ClientConnection, inc: Incoming) -> bool:
     """Answer one request; whether the connection may carry another."""
-    server = conn.server
-    started = perf_counter_ns()
-    written = conn.bytes_out
-    request = Request(
-        inc.method,
-        inc.target,
-        inc.headers,
-        conn.client_ip(inc) if conn.peer_trusted else conn.peer_ip,
-        conn.peer_ip,
-        inc.version,
-        server.scheme,
-        tls=conn.tls,
-    )
-    ex = server.engine.begin(request)
-    timings = Timings()
+    opened = inc.opened or Opened(conn, inc)
+    ex, timings = opened.ex, opened.timings
     status, keep = 499, False  # 499: the client left before its answer
     try:
         if ex.route.mode is _OFF and not inc.has_body:
@@ -69,13 +97,105 @@ async def handle(conn: ClientConnection, inc: Incoming) -> bool:
         status = 500
         raise
     finally:
-        timings.total_us = (perf_counter_ns() - started) // 1000
-        timings.bytes_in = inc.size + len(inc.url) + inc.received
-        timings.bytes_out = conn.bytes_out - written
-        server.engine.finish(ex, status, timings)
-        if server.access:
-            _access(ex, status, timings)
+        opened.finish(conn, inc, status)
     return keep
+
+
+def answer_inline(conn: ClientConnection, inc: Incoming) -> Inline | None:
+    """Forward a whole request of a route in mode off from a callback.
+
+    The request went out at once on an idle pooled connection when this
+    returns its ``Inline``: the upstream's answer completes it, with no
+    task and no future.  None leaves it to the connection's task, its
+    exchange already opened on ``inc``.
+    """
+    opened = inc.opened = Opened(conn, inc)
+    ex = opened.ex
+    if ex.route.mode is not _OFF or inc.error is not None:
+        return None
+    if inc.has_body and inc.received > conn.server.settings.inspect_body_bytes:
+        return None
+    up = conn.server.pool.take()
+    if up is None:
+        return None
+    ex.decision = ALLOW
+    prefix = _arrived(inc, ex.request) if inc.has_body else b""
+    inline = Inline(conn, inc, opened, prefix)
+    try:
+        inline.send(up)
+    except Exception:
+        opened.finish(conn, inc, 500)
+        raise
+    return inline
+
+
+class Inline:
+    """A request sent from a callback, completed by its answer's arrival.
+
+    The common answer, small and whole, is relayed in the upstream's
+    callback; anything else (a failure to retry or report, a body still
+    arriving) goes on in a task running the same code as ``forward``.
+    """
+
+    __slots__ = ("conn", "inc", "opened", "prefix", "head", "mark", "task")
+
+    def __init__(
+        self, conn: ClientConnection, inc: Incoming, opened: Opened, prefix: bytes
+    ) -> None:
+        self.conn, self.inc, self.opened, self.prefix = conn, inc, opened, prefix
+        self.head = b""
+        self.mark = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def send(self, up: UpstreamConnection) -> None:
+        self.mark = perf_counter_ns()
+        self.head = send_at_once(self.conn, self.inc, up, self.prefix)
+        up.listener = self.answered
+
+    def answered(self, up: UpstreamConnection) -> None:
+        """The upstream's answer head arrived, or the connection failed."""
+        conn, inc = self.conn, self.inc
+        if up.error is not None or not up.complete:
+            self.task = conn.loop.create_task(self._rest(up), name="vaultgate.answer")
+            return
+        status, keep = 500, False
+        try:
+            self.opened.timings.upstream_us = (perf_counter_ns() - self.mark) // 1000
+            status, keep = relay_whole(conn, inc, up)
+        except Exception:
+            log.exception("connection.failed peer=%s", conn.peer_ip)
+            conn.abort()
+        finally:
+            self.opened.finish(conn, inc, status)
+        conn.answered(keep)
+
+    async def _rest(self, up: UpstreamConnection) -> None:
+        conn, inc, opened = self.conn, self.inc, self.opened
+        status, keep = 499, False
+        try:
+            status, keep = await resume(
+                conn,
+                inc,
+                opened.ex,
+                up,
+                self.head,
+                self.prefix,
+                opened.timings,
+                self.mark,
+            )
+        except ClientGone:
+            pass
+        except asyncio.CancelledError:
+            conn.abort()
+            raise
+        except Exception:
+            status = 500
+            log.exception("connection.failed peer=%s", conn.peer_ip)
+            conn.abort()
+        finally:
+            opened.finish(conn, inc, status)
+            self.task = None
+        conn.answered(keep)
 
 
 async def _answer(

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import TYPE_CHECKING
 
 from vaultgate.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from vaultgate.proxy.handler import Opened
 
 
 class ClientGone(Exception):
@@ -52,6 +56,7 @@ class Incoming:
         "error",
         "waiter",
         "queued",
+        "opened",
     )
 
     def __init__(self) -> None:
@@ -82,6 +87,7 @@ class Incoming:
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.queued = False  # handed to the handler: its failures go there
+        self.opened: Opened | None = None  # its exchange, once answering began
 
     @property
     def target(self) -> str:

@@ -74,6 +74,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.write_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # Instead of a waiter: called once the answer's head is here or the
+        # connection failed (an answer sent from a callback: handler.Inline).
+        self.listener: Callable[[UpstreamConnection], None] | None = None
+        self._feeding = False  # the parser runs: the listener waits its end
         self._paused = 0  # bit 1: pending list full, bit 2: client slow
         self.pending_bytes = 0
         self.fields: list[tuple[bytes, bytes]] = []
@@ -110,6 +114,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.answered = True
+        self._feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -121,6 +126,12 @@ class UpstreamConnection(asyncio.Protocol):
                 self.fail(UpstreamError(reason))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self.fail(UpstreamError(f"protocol: malformed response: {exc}"))
+        finally:
+            self._feeding = False
+        # What arrived in this read is parsed: a whole small answer is
+        # complete by now and goes out in one write.
+        if self.listener is not None and (self.head_done or self.error is not None):
+            self._notify()
 
     def eof_received(self) -> bool:
         return False
@@ -354,6 +365,13 @@ class UpstreamConnection(asyncio.Protocol):
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        elif self.listener is not None and not self._feeding:
+            self._notify()
+
+    def _notify(self) -> None:
+        listener, self.listener = self.listener, None
+        assert listener is not None
+        listener(self)
 
     def _wake_drain(self) -> None:
         if self._drain is not None and not self._drain.done():
