@@ -21,6 +21,10 @@ MUST_FIRE = [
     ("query", "x", "嘍Set-cookie:crlf=injection"),
     # The breaks stripped by a filter on the way: the header is still there.
     ("form", "login", "jsmithSet-cookie: Tamper=1041264011025374727"),
+    # A break in a query value that starts another parameter.
+    ("query", "q", "test\rnext=more"),
+    ("query", "q", "test\nis_admin=1"),
+    ("query", "q", "test\n\ruser[role]=admin"),
 ]
 
 MUST_NOT_FIRE = [
@@ -41,3 +45,17 @@ def test_injection_fires(kind: str, name: str, payload: str) -> None:
 @pytest.mark.parametrize("payload", MUST_NOT_FIRE + benign_values())
 def test_multiline_prose_passes(payload: str) -> None:
     assert "crlf" not in families(payload)
+
+
+# Multi-line text in a query value, and a JSON memo holding key=value lines.
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("query", "Line one\nLine two"),
+        ("query", "Flat 3\nnote = ring twice"),
+        ("query", "Total: 5 EUR\n(incl. tax=19%)"),
+        ("json", "Settings:\nretries=3\ntimeout=10"),
+    ],
+)
+def test_lines_that_start_no_parameter_pass(kind: str, payload: str) -> None:
+    assert "crlf" not in families(payload, kind, "q")

@@ -17,6 +17,18 @@ MUST_FIRE = [
     "\r\nDATA\r\n",
     "\r\nV100 CAPABILITY\r\nV101 FETCH 4791",
     "subject\nContent-Type: multipart/mixed; boundary=x",
+    # A value that opens with a break and one POP3 or IMAP command line.
+    "\r\nRETR 123",
+    "\r\nlist 3",
+    "\r\nTOP 1 2",
+    "\r\nAPOP mrose c4c9334bac560ecc979e58001b3e22fb",
+    "\r\na001 authenticate PLAIN\r\n",
+    "\r\na001 uid store 231:233\r\n",
+    "\r\na002 copy 2:4 MEETING",
+    '\r\nA1 list "INBOX/" "*"',
+    "\r\nd store 2 +FLAGS (\\Deleted)",
+    "\nA1 select INBOX",
+    "\r\nA1 QUIT",
 ]
 
 MUST_NOT_FIRE = [
@@ -28,6 +40,15 @@ MUST_NOT_FIRE = [
     # A multi-line memo that names an address on its own line.
     "Please send the receipt\nTo: accounts@acme.example",
     "Thanks for lunch\ncc: jane@example.org",
+    "\nList 3 items to buy",
+    '\nWe list "good" things',
+    "\nI copy 2 files today",
+    "\nI store 2 boxes",
+    "\nWe fetch 2 bags",
+    '\nWe select "premium" plan',
+    "\nTop 10 payees",
+    "Groceries\nlist 3",
+    "RETR 123 is the ticket number",
 ]
 
 

@@ -15,6 +15,11 @@ MUST_FIRE = [
     "http://2001:db8:701::29c8/gecko.php",
     "ftp://1.1.1.1",
     "file?",
+    # A host written as one number, with any number of slashes.
+    "http:123456789",
+    "http:/2852039166",
+    "https://3232235777/pay.php",
+    "http://0x7f000001/",
 ]
 
 MUST_NOT_FIRE = [
@@ -23,6 +28,10 @@ MUST_NOT_FIRE = [
     "https://example.com/faq#what-is-a-payee?",
     "http is an acronym?",
     "Is https secure?",
+    "https://example.com/orders/12345678",
+    "Order 12345678 shipped",
+    "tel:12345678",
+    "http:/example.com/",
 ]
 
 

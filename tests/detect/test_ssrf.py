@@ -44,6 +44,9 @@ MUST_FIRE = [
     "localhost:8080/admin",
     "kubernetes.default.svc.cluster.local/",
     "host.docker.internal/",
+    # One slash after the scheme, which lenient parsers accept.
+    "http:/2852039166",
+    "http:/127.1/admin",
 ]
 
 MUST_NOT_FIRE = [

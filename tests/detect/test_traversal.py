@@ -33,6 +33,7 @@ MUST_FIRE = [
     ("path", "", "/index.php~"),
     ("path", "", "/dump.rdb"),
     ("path", "", "/@fs/etc/passwd"),
+    ("path", "", "/@id/__x00__virtual:module"),
 ]
 
 MUST_NOT_FIRE = [
@@ -49,6 +50,8 @@ MUST_NOT_FIRE = [
     ("path", "", "/api/v1/accounts/123/statements"),
     ("path", "", "/static/app.v2.min.js"),
     ("path", "", "/statements/2024.zip"),
+    ("path", "", "/users/@alice/payments"),
+    ("path", "", "/v1/id/42"),
 ]
 
 

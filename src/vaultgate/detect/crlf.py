@@ -87,6 +87,14 @@ RULES = (
         description="a line break in a URL path or a parameter name",
     ),
     Rule(
+        "crlf.parameter_injection",
+        "crlf",
+        r"[\r\n][\w.\[\]-]+=",
+        _SCORE,
+        kinds=frozenset({"query"}),
+        description="a line break in a query value followed by another parameter",
+    ),
+    Rule(
         "crlf.break_in_header",
         "crlf",
         r"[\r\n]|%0[ad]|%00",

@@ -16,11 +16,42 @@ _BREAK = r"(?:\r\n?|\n)"
 _ADDRESS = r"[^\s@,;]+@[\w-]+(?:\.[\w-]+)+"
 _IMAP = (
     r"CAPABILITY|FETCH|LOGIN|LOGOUT|SELECT|EXAMINE|CREATE|DELETE|RENAME|LIST"
-    r"|LSUB|STATUS|APPEND|STORE|COPY|UID|SEARCH|AUTHENTICATE|NOOP|EXPUNGE"
+    r"|LSUB|STATUS|APPEND|STORE|COPY|UID|SEARCH|AUTHENTICATE|NOOP|EXPUNGE|QUIT"
 )
 _RECIPIENT = (
     _BREAK + r"\s*(?:bcc|cc|to|from|reply-to|sender|return-path)\s*:\s*"
     r"(?:[^\r\n<]*<)?" + _ADDRESS
+)
+
+
+# A POP3 or IMAP command line with its exact argument syntax (RFC 1939,
+# RFC 9051), written in any case, as servers accept: "RETR 123",
+# "a001 uid store 231:233", 'A1 list "INBOX/" "*"'.  Only a value that
+# *opens* with a line break and holds nothing else on that line counts: that
+# is a line appended to the application's own command, not a memo.
+_SEQUENCE = r"(?:\d+|\*)(?::(?:\d+|\*))?(?:,(?:\d+|\*)(?::(?:\d+|\*))?)*"
+_MAILBOX = r"(?:\"[^\"\r\n]*\"|[\w./*%-]+)"
+_POP3_LINE = (
+    r"(?:retr|dele|list|uidl)\s+\d+|top\s+\d+\s+\d+|apop\s+\S+\s+[0-9a-f]{32}"
+    r"|noop|rset|capa|stls"
+)
+_IMAP_LINE = (
+    r"[a-z0-9.]{1,8}\s+(?:authenticate\s+[\w-]+"
+    r"|uid\s+(?:fetch|store|copy|move|search|expunge)\s+" + _SEQUENCE + r"(?:\s.*)?"
+    r"|store\s+" + _SEQUENCE + r"\s+[+-]?flags(?:\.silent)?\b.*"
+    r"|fetch\s+" + _SEQUENCE + r"\s+(?:\(|(?:all|fast|full|body|rfc822|flags"
+    r"|envelope|internaldate)\b).*"
+    r"|(?:copy|move)\s+(?:\d+|\*)[:,][\d:,*]*\s+"
+    + _MAILBOX
+    + r"|(?:list|lsub)\s+"
+    + _MAILBOX
+    + r"\s+(?:\"[^\"\r\n]*\"|[*%]\S*)"
+    r"|(?:select|examine|subscribe)\s+(?:inbox|\"[^\"\r\n]*\")"
+    r"|status\s+(?:inbox|\"[^\"\r\n]*\")\s+\(.*)"
+)
+_OPENING_COMMAND = (
+    r"^[ \t]*" + _BREAK + r"[ \t]*(?:" + _POP3_LINE + "|" + _IMAP_LINE + r")[ \t]*"
+    r"(?:" + _BREAK + r"|$)"
 )
 
 
@@ -68,6 +99,13 @@ RULES = (
         _SCORE,
         caseless=False,
         description="a line break followed by an SMTP command",
+    ),
+    Rule(
+        "mailinj.command_line",
+        "mailinj",
+        _OPENING_COMMAND,
+        _SCORE,
+        description="a value opening with a line break and a POP3 or IMAP command",
     ),
     Rule(
         "mailinj.imap",

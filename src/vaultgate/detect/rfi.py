@@ -30,6 +30,17 @@ RULES = (
         description="a value that is a URL to a raw IP address",
     ),
     Rule(
+        "rfi.numeric_host",
+        "rfi",
+        # A host written as one number (2852039166 is 169.254.169.254),
+        # with any number of slashes: no honest link spells its host so,
+        # and filters that look for dotted addresses miss it.
+        r"^\s*(?:https?|ftps?):/{0,2}(?:[^/?#@\s]*@)?(?:\d{8,10}|0x[0-9a-f]{6,8}"
+        r"|0[0-7]{8,11})(?:[:/?#]|\s*$)",
+        _SCORE,
+        description="a URL whose host is an address written as one number",
+    ),
+    Rule(
         "rfi.remote_script",
         "rfi",
         r"^\s*(?:https?|ftps?)://[^?#\s]+\.(?:php\d?|phtml|txt|sh|pl|py|cgi|asp"

@@ -19,7 +19,7 @@ from vaultgate.detect.base import Rule, register_rules
 from vaultgate.detect.shell import words
 
 _URL_HOST = re.compile(
-    r"(?:[a-z][\w+.-]*:)?(?://|\\\\|(?<=:)(?=[\d\[]))(?:[^/?#@\s\\]*@)?"
+    r"(?:[a-z][\w+.-]*:)?(?://|\\\\|(?<=:)/?(?=[\d\[]))(?:[^/?#@\s\\]*@)?"
     r"(\[[^\]\s]*\]|[^/?#:\s\\]+)",
     re.IGNORECASE,
 )

@@ -170,7 +170,9 @@ RULES = (
         r"\.(?:bak|old|orig|save|swp|swo|inc|sql|sqlite3?|db|rdb|mdb|dump|p12|pfx"
         r"|jks|keystore|log|ini|conf|cfg|config|java)(?:/|$)|~(?:/|$)"
         r"|(?:backup|dump|database|htdocs|wwwroot|www)[\w.-]*"
-        r"\.(?:zip|tar|tgz|gz|rar|7z)(?:/|$)|(?:^|/)@fs/",
+        r"\.(?:zip|tar|tgz|gz|rar|7z)(?:/|$)"
+        # Vite's dev server: /@fs/ serves any file, /@id/ any module.
+        r"|(?:^|/)@(?:fs|id)/",
         _SCORE,
         kinds=frozenset({"path"}),
         description="a backup copy, database, log or config file in the URL path",
