@@ -82,6 +82,13 @@ MUST_FIRE = [
     "'ll' /var/www/",
     # A cmd.exe switch glued to the program name.
     "view=image.jpg&bcdboot/r file.txt",
+    # A command after a runner prefix; a package manager installing.
+    "nohup who",
+    "strace who",
+    "sudo reboot",
+    "pip3 install something",
+    "npm install left-pad",
+    "apt-get remove openssh-server",
 ]
 
 # Prose with command words and shell punctuation (and the shared benign set).
@@ -125,6 +132,12 @@ MUST_NOT_FIRE = [
     "Copy the home folder to /home/shared",
     "Move /tmp files? no",
     "curl/7.88.1",
+    "time who knows",
+    "Brew install kit for the cafe",
+    "Snap install of the new shelf",
+    "Yarn add-on for the knitting class",
+    "Gem install fee",
+    "An apt install of the sign",
 ]
 
 

@@ -19,6 +19,8 @@ from vaultgate.detect.shell import (
     BIN_DIRS,
     COMMANDS,
     DISTINCTIVE,
+    INSTALL,
+    INSTALLERS,
     PLAIN,
     shell_score,
     split_by_quotes,
@@ -51,6 +53,13 @@ _UNIX = (
     r"|(?:^\s*[;|]|`|\$\()\s*[\\'\"(]*(?:" + _WORD_NAMES + r")\b"
     r"|" + _POSITION + r"(?:" + _WORD_NAMES + r")[\s+]+(?:" + _RARE_NAMES + r")\b"
     r"|" + _POSITION + r"ping\s+\d"
+    r"|"
+    + _POSITION
+    + r"(?:"
+    + _alternation(INSTALLERS)
+    + r")[\s+]+(?:"
+    + _alternation(INSTALL)
+    + r")\b"
 )
 
 # The targets a glob in a path is worth expanding against.

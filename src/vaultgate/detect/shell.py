@@ -98,6 +98,13 @@ _PREFIXES = words(
     "time nohup strace ltrace sudo env exec command builtin nice timeout "
     "stdbuf xargs setsid doas"
 )
+# Prefixes that are no words of prose: the command after one is run as
+# surely as one after a separator ("nohup who", "sudo reboot").
+_RUNNERS = words("nohup strace ltrace sudo stdbuf setsid doas")
+# Package managers, and the subcommands that install what follows them.
+# (Not brew, cargo, yarn, gem or snap: "brew install kit" is a hobby.)
+INSTALLERS = words("pip pip3 pipx npm pnpm apt apt-get yum dnf apk")
+INSTALL = words("install uninstall remove add upgrade")
 # Directories a command is run from by path.
 BIN_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/")
 _RELATIVE_BIN_DIRS = tuple(d[1:] for d in BIN_DIRS)
@@ -249,6 +256,8 @@ def _strength(word: str, args: list[str], after: str) -> int:
         return 2
     if name in UNMISTAKABLE:
         return 2
+    if name in INSTALLERS and args and args[0].lower() in INSTALL:
+        return 2  # "pip3 install x": a package manager at work
     head = args[:4]
     shell_args = any(_SHELL_ARG.match(a) for a in head)
     if name in DISTINCTIVE:
@@ -282,9 +291,11 @@ def shell_score(text: str, *, at_start: bool = True) -> int:
             continue
         if index == 0 and not at_start:
             continue
-        word, args = _command(part.split())
+        tokens = part.split()
+        word, args = _command(tokens)
         if word:
-            best = max(best, _strength(word, args, after))
+            ran = word is not tokens[0] and tokens[0].lower() in _RUNNERS
+            best = max(best, _strength(word, args, after or ("^" if ran else "")))
             if best == 2:
                 break
     return best
