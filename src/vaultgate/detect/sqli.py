@@ -91,14 +91,15 @@ _STARTERS = re.compile(
 
 # "a'or'a", "\\'or'1": a logical operator glued to quotes on both sides
 # and to the value before it.  Prose quotes a word after a space ("it's
-# 'or' mode"); an injection closes the literal where the value ends.
-_GLUED_LOGIC = re.compile(r"[\w\\'\"`](['\"`])(?:x?or|and)\1[\w'\"`]")
+# 'or' mode"), markup after its own mark ("``AND``", "''or''"); an
+# injection closes the literal where the value ends.
+_GLUED_LOGIC = re.compile(r"[\w\\](['\"`])(?:x?or|and)\1\w")
 # The whole value is a comparison of two literals that always holds ("1=1",
 # "42 like 42", "11!=1", "'1' not regexp '2'"): a tautology and nothing
 # else.  "<" and ">" alone are left out ("1<2" is arithmetic homework), as
 # are "in" and "between" ("1 in 3") and double quotes ('"color"="blue"' is
 # a setting).  "+" is a space in URL forms.
-_LITERAL_SQL = r"[-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?)|'[^'\x00]*'"
+_LITERAL_SQL = r"[-+]?\d+(?:\.\d+)?|'[^'\x00]*'"
 _COMPARISON_SQL = r"<=>|==?|!=|<>|<=|>=|(?:r?like|regexp|glob|is(?:[\s+]+not)?)\b"
 _LITERAL_TEST_SQL = (
     rf"^[\s+]*({_LITERAL_SQL})[\s+]*(not[\s+]+)?({_COMPARISON_SQL})"
@@ -131,9 +132,11 @@ def evidence(text: str) -> frozenset[str]:
     found: set[str] = set()
     for low in _variants(text.lower()):
         for mark in ("'", '"', "`", ")"):
-            at = _breakout_at(low, mark)
+            at = low.find(mark)
             if at >= 0:
                 _after_operand(tokenize(low[at + 1 :]), 0, mark != ")", found)
+        if "'''" in low:
+            _after_escaped_quotes(low, found)
         if _may_start(low):
             _bare(tokenize(low), found)
         if _GLUED_LOGIC.search(low):
@@ -167,14 +170,19 @@ _EXPONENT_NAMES = DANGEROUS_FUNCTIONS | SQL_FUNCTIONS | {"select", "from", "unio
 _EXPONENT_NAMES |= {"tables", "columns", "schemata", "routines"}
 
 
-def _breakout_at(low: str, mark: str) -> int:
-    """The first ``mark`` that closes a literal: a doubled quote is an
-    escaped one inside it (a value of three quotes and "or 1" breaks out
-    at its third quote)."""
-    at = low.find(mark)
-    while mark != ")" and at >= 0 and low.startswith(mark, at + 1):
-        at = low.find(mark, at + 2)
-    return at
+def _after_escaped_quotes(low: str, found: set[str]) -> None:
+    """A first run of 3, 5 ... single quotes is escaped quotes ("''") and
+    one that closes the literal: judge what follows the run.  A comment
+    there is left out: Python's docstring quotes are followed by "#" too."""
+    run = _QUOTE_RUN.search(low)
+    if run is None or run.start() != low.find("'") or len(run.group()) % 2 == 0:
+        return
+    after: set[str] = set()
+    _after_operand(tokenize(low[run.end() :]), 0, True, after)
+    found |= after - {"comment"}
+
+
+_QUOTE_RUN = re.compile(r"'{3,}")
 
 
 def _select_attack_anywhere(tokens: list[Token], found: set[str]) -> None:
@@ -370,6 +378,8 @@ def _chained(tokens: list[Token], i: int) -> bool:
 
 
 _SYMBOLIC_COMPARISONS = frozenset({"=", "==", "!=", "<>", "<=", ">=", "<=>"})
+# "and 'statusline' is" ends a sentence; "or 'a' <" ends no sentence.
+_COMPARISON_SYMBOLS = _SYMBOLIC_COMPARISONS | {"<", ">"}
 
 
 def _having(tokens: list[Token], i: int) -> bool:
@@ -498,7 +508,8 @@ def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> boo
     if not kind:
         # "' or 1=", "having 1=", "or 'a' <": a probe, the page supplies
         # the rest.
-        return quoted or tokens[left].kind in ("n", "s")
+        probe = tokens[right - 1].text in _COMPARISON_SYMBOLS
+        return quoted or (probe and tokens[left].kind in ("n", "s"))
     if quoted or kind in "f(":
         return True
     a, b = tokens[left], tokens[right]

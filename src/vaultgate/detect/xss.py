@@ -77,14 +77,12 @@ URL_ATTRIBUTES = frozenset(
 # to steal; rarely written in prose, and not followed by "(" there.
 SINKS = (
     "alert|prompt|confirm|eval|settimeout|setinterval|execscript|msgbox"
-    "|fetch|atob|btoa|fromcharcode|import|function|constructor|write|writeln"
+    "|fetch|atob|fromcharcode|import|function|constructor|write|writeln"
 )
 # Sinks that are also English words or common code: their arguments must
-# look like code (a literal, a member access, a call), not like "(s)" or
-# "btoa (base64)".
+# look like code (a literal, a member access, a call), not like "(s)".
 _WORDLIKE_SINKS = frozenset(
     {"fetch", "import", "function", "constructor", "write", "writeln", "confirm"}
-    | {"btoa"}
 )
 
 # Characters browsers drop inside a URL scheme ("java\tscript:").
