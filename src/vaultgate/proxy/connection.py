@@ -188,14 +188,16 @@ class ClientConnection(asyncio.Protocol):
             raise ProtocolError(431, "header bytes over max_header_bytes")
         if self.reading is BODY:
             return  # a trailer field: counted, never forwarded
+        known = _NAMES.get(name)
+        if known is None:
+            known = _learn_name(name)
         value = value.rstrip(b" \t")
-        text = (name.decode("latin-1"), value.decode("latin-1"))
-        inc.headers.append(text)
-        kind = wire.REQUEST_FIELDS.get(name.lower(), 0)
-        if kind == 0:
+        text = value.decode("latin-1")
+        inc.headers.append((known[0], text))
+        if known[1] == 0:
             inc.lines.append(b"%s: %s\r\n" % (name, value))
         else:
-            self._special(inc, kind, name, value, text[1])
+            self._special(inc, known[1], name, value, text)
 
     def _special(
         self, inc: Incoming, kind: int, name: bytes, value: bytes, text: str
@@ -494,6 +496,21 @@ class ClientConnection(asyncio.Protocol):
             inc is None or inc.buffered <= self.high_water
         ):
             self.resume_reading()
+
+
+# Field names as received, with their text and what the request side does
+# with them (``wire.REQUEST_FIELDS``): clients send the same names on every
+# request.  Emptied when full, so odd names cannot grow it without bound.
+_NAMES: dict[bytes, tuple[str, int]] = {}
+MAX_NAMES = 1024
+
+
+def _learn_name(name: bytes) -> tuple[str, int]:
+    known = (name.decode("latin-1"), wire.REQUEST_FIELDS.get(name.lower(), 0))
+    if len(_NAMES) >= MAX_NAMES:
+        _NAMES.clear()
+    _NAMES[name] = known
+    return known
 
 
 def _parse_error(exc: Exception) -> ProtocolError:

@@ -79,6 +79,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.listener: Callable[[UpstreamConnection], None] | None = None
         self._feeding = False  # the parser runs: the listener waits its end
         self._paused = 0  # bit 1: pending list full, bit 2: client slow
+        self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.fields: list[tuple[bytes, bytes]] = []
         self.reason = b""
@@ -88,7 +89,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.reset(False)
 
     def reset(self, skip_body: bool) -> None:
-        """Prepare for the next exchange (the head fields: on_message_begin)."""
+        """Prepare for the next exchange."""
         self.skip_body = skip_body
         self.status = 0
         self.head_size = 0
@@ -97,13 +98,23 @@ class UpstreamConnection(asyncio.Protocol):
         self.complete = False
         self.keep_alive = False
         self.error: UpstreamError | None = None
-        if self.pending_bytes or not hasattr(self, "pending"):
-            self.pending: list[bytes] = []
+        if self.pending_bytes:
+            self.pending = []
         self.pending_bytes = 0
         self.pending_limit = PENDING_MAX
         self.sink: Callable[[bytes], object] | None = None
         self.body_bytes = 0
         self.answered = False
+        self._new_head()
+
+    def _new_head(self) -> None:
+        # Also after an interim (1xx) response, whose fields are not kept.
+        # (No on_message_begin callback: llhttp then skips that call.)
+        self.fields = []
+        self.reason = b""
+        self.length = -1
+        self.coded = False
+        self.connection = b""
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -164,14 +175,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- parser callbacks --------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        # Also after an interim (1xx) response, whose fields are not kept.
-        self.fields = []
-        self.reason = b""
-        self.length = -1
-        self.coded = False
-        self.connection = b""
-
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
 
@@ -201,6 +204,7 @@ class UpstreamConnection(asyncio.Protocol):
             if status == 101:
                 raise UpstreamError("protocol: upstream switched protocols")
             self.interim = True  # 100 or 103: skipped, the final one follows
+            self._new_head()
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
