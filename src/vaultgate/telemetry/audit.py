@@ -97,7 +97,8 @@ class AuditLog:
     def record(self, ex: Exchange, status: int, timings: Timings) -> None:
         """Count a finished exchange and queue its events; O(1) per sink."""
         alerts = alert_types(ex)
-        RECORDER.observe(ex, status, timings, [a["type"] for a in alerts])
+        kinds = [a["type"] for a in alerts] if alerts else ()
+        RECORDER.observe(ex, status, timings, kinds)
         if not self.channels:
             return
         alerting = bool(alerts) or _alerting(ex)
@@ -211,9 +212,11 @@ def _alerting(ex: Exchange) -> bool:
     decision = ex.decision
     if decision is not None and decision.action is not _ALLOW:
         return True
+    if ex.score <= 0:
+        return False  # most requests: no route settings to look up
     scoring = ex.route.settings.get("scoring")
     threshold = getattr(scoring, "alert_score", DEFAULT_ALERT_SCORE)
-    return ex.score > 0 and ex.score >= threshold
+    return ex.score >= threshold
 
 
 def _clean(ex: Exchange, status: int) -> bool:

@@ -61,6 +61,8 @@ METHODS = frozenset(
 )
 MAX_SERIES = 4096
 MAX_HISTOGRAMS = 512
+# The status label of every status code, made once rather than per request.
+_STATUS_TEXT = {code: str(code) for code in range(100, 600)}
 
 
 class Histogram:
@@ -107,15 +109,19 @@ class Recorder:
         route = ex.route.path
         decision = ex.decision.action._value_ if ex.decision is not None else "allow"
         method = ex.request.method
-        key = (route, method if method in METHODS else "OTHER", str(status), decision)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        _histogram(self.inspection, route, INSPECTION_BUCKETS).observe(
-            timings.inspection_us / 1e6
-        )
+        status_text = _STATUS_TEXT.get(status) or str(status)
+        key = (route, method if method in METHODS else "OTHER", status_text, decision)
+        requests = self.requests
+        requests[key] = requests.get(key, 0) + 1
+        inspection = self.inspection.get(route)
+        if inspection is None:
+            inspection = _histogram(self.inspection, route, INSPECTION_BUCKETS)
+        inspection.observe(timings.inspection_us / 1e6)
         if timings.upstream_us:
-            _histogram(self.upstream, route, UPSTREAM_BUCKETS).observe(
-                timings.upstream_us / 1e6
-            )
+            upstream = self.upstream.get(route)
+            if upstream is None:
+                upstream = _histogram(self.upstream, route, UPSTREAM_BUCKETS)
+            upstream.observe(timings.upstream_us / 1e6)
         if ex.findings or ex.tags:
             self._rare(ex, route, decision)
         for alert in alerts:
