@@ -296,3 +296,25 @@ def test_feed_formats() -> None:
     ]
     with pytest.raises(ListFormatError, match="line 3"):
         parse_feed("# header\n1.2.3.4\n1.2.3\n")
+
+
+def test_remembered_labels_stay_bounded_and_exact() -> None:
+    # The guard remembers each address's labels; past MAX_KNOWN_ADDRESSES
+    # it starts again, and a remembered answer is the list lookup's own.
+    from vaultgate.guards.reputation import (
+        MAX_KNOWN_ADDRESSES,
+        ListRule,
+        ReputationGuard,
+        ReputationSettings,
+    )
+
+    deny = ListRule("deny", "block", IPSet(parse_feed("198.51.100.0/24\n")))
+    guard = ReputationGuard(ReputationSettings(lists=(deny,)), MemoryStore())
+    for i in range(MAX_KNOWN_ADDRESSES):
+        assert guard.labels(f"10.{i // 256}.{i % 256}.1") == frozenset()
+    assert len(guard._known) == MAX_KNOWN_ADDRESSES
+    assert guard.labels("198.51.100.7") == frozenset({"deny"})  # one over
+    assert len(guard._known) == 1
+    assert guard.labels("198.51.100.7") == frozenset({"deny"})
+    assert guard.labels("::ffff:198.51.100.7") == frozenset({"deny"})
+    assert guard.labels("not an address") == frozenset()

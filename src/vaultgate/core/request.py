@@ -48,6 +48,7 @@ class Request:
     _cookies: list[tuple[str, str]] | None = field(default=None, repr=False)
     _json: Any = field(default=_NOT_PARSED, repr=False)
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _media_type: str | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -76,8 +77,10 @@ class Request:
     @property
     def content_type(self) -> str:
         """The media type, lower case, without parameters."""
-        value = self.header("content-type") or ""
-        return value.split(";", 1)[0].strip().lower()
+        if self._media_type is None:
+            value = self.header("content-type") or ""
+            self._media_type = value.split(";", 1)[0].strip().lower()
+        return self._media_type
 
     @property
     def args(self) -> list[tuple[str, str]]:

@@ -46,6 +46,12 @@ from vaultgate.state.base import Store
 _ACTIONS = frozenset({"block", "alert", "label"})
 # Where the labels of the request's client are kept for later phases.
 LABELS = "reputation.labels"
+# Labels remembered by client address: a client sends request after
+# request, and parsing its address and testing every list costs
+# microseconds each time.  The lists are fixed while a policy is loaded
+# (a reload builds a new guard); emptied when full, so a spread of
+# addresses only refills it.
+MAX_KNOWN_ADDRESSES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +189,20 @@ class ReputationGuard(Guard):
     def __init__(self, settings: ReputationSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self._known: dict[str, frozenset[str]] = {}
+
+    def labels(self, address: str) -> frozenset[str]:
+        """``settings.labels(address)``, remembered."""
+        labels = self._known.get(address)
+        if labels is None:
+            labels = self.settings.labels(address)
+            if len(self._known) >= MAX_KNOWN_ADDRESSES:
+                self._known.clear()
+            self._known[address] = labels
+        return labels
 
     async def check(self, ex: Exchange) -> Decision | None:
-        labels = self.settings.labels(ex.request.client_ip)
+        labels = self.labels(ex.request.client_ip)
         ex.scratch[LABELS] = labels
         if labels:
             ex.tags["client.reputation"] = sorted(labels)
