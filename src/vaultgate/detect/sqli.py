@@ -131,10 +131,12 @@ def evidence(text: str) -> frozenset[str]:
     """The classes of SQL injection evidence in ``text`` (empty: none)."""
     found: set[str] = set()
     for low in _variants(text.lower()):
-        for mark in ("'", '"', "`", ")"):
+        for mark in ("'", '"', "`"):
             at = low.find(mark)
             if at >= 0:
-                _after_operand(tokenize(low[at + 1 :]), 0, mark != ")", found)
+                _after_operand(tokenize(low[at + 1 :]), 0, True, found)
+        if ")" in low:
+            _after_paren(low, found)
         if "'''" in low:
             _after_escaped_quotes(low, found)
         if _may_start(low):
@@ -170,19 +172,51 @@ _EXPONENT_NAMES = DANGEROUS_FUNCTIONS | SQL_FUNCTIONS | {"select", "from", "unio
 _EXPONENT_NAMES |= {"tables", "columns", "schemata", "routines"}
 
 
+def _after_paren(low: str, found: set[str]) -> None:
+    """SQL after a ``)`` that closes a group the query opened; after one
+    that closes the value's own group only a stacked statement with
+    evidence (``mod(1,1);SET @a=0x..``): "foo() and bar()" is a sentence."""
+    at = _unopened_paren(low)
+    if at >= 0:
+        _after_operand(tokenize(low[at + 1 :]), 0, False, found)
+        return
+    tokens = tokenize(low[low.find(")") + 1 :])
+    if _kind(tokens, 0) == ";" and _kind(tokens, 1) == "S" and _statement(tokens, 1):
+        found.add("stacked")
+
+
+def _unopened_paren(low: str) -> int:
+    """The first ``)`` that closes a group the value did not open: in
+    "foo() and bar()" every ")" closes the value's own "(", a sentence."""
+    depth = 0
+    for match in _PARENS.finditer(low):
+        if match.group() == "(":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return match.start()
+    return -1
+
+
+_PARENS = re.compile(r"[()]")
+
+
 def _after_escaped_quotes(low: str, found: set[str]) -> None:
     """A first run of 3, 5 ... single quotes is escaped quotes ("''") and
     one that closes the literal: judge what follows the run.  A comment
     there is left out: Python's docstring quotes are followed by "#" too."""
     run = _QUOTE_RUN.search(low)
     if run is None or run.start() != low.find("'") or len(run.group()) % 2 == 0:
-        return
+        return  # not the first quotes, or all of them escaped ones
     after: set[str] = set()
     _after_operand(tokenize(low[run.end() :]), 0, True, after)
     found |= after - {"comment"}
 
 
-_QUOTE_RUN = re.compile(r"'{3,}")
+# Glued to the value before it and to the SQL after it: a sentence about
+# triple quotes puts spaces around them.
+_QUOTE_RUN = re.compile(r"(?<![^\w])'{3,}(?=[\w(])")
 
 
 def _select_attack_anywhere(tokens: list[Token], found: set[str]) -> None:
@@ -358,8 +392,8 @@ def _bare(tokens: list[Token], found: set[str]) -> None:
 def _chained(tokens: list[Token], i: int) -> bool:
     """``AND name = '``, ``|| c == "``, ``&&(e===``: after the logical
     operator that opens the value, a column compared with what the query
-    supplies next (an open string, nothing, a group) or with a literal that
-    closes a group; prose compares no word with a lone quote."""
+    supplies next (an open string, nothing, a group); prose compares no
+    word with a lone quote, and "and FOO=1)" is a sentence's remainder."""
     while _kind(tokens, i) == "(":
         i += 1
     if _kind(tokens, i) not in ("b", "T"):
@@ -372,9 +406,7 @@ def _chained(tokens: list[Token], i: int) -> bool:
     kind = _kind(tokens, j)
     if kind in ("", "q"):
         return True
-    if kind == "(":
-        return j + 1 == len(tokens)
-    return kind in ("n", "s", "T") and _kind(tokens, j + 1) == ")"
+    return kind == "(" and j + 1 == len(tokens)
 
 
 _SYMBOLIC_COMPARISONS = frozenset({"=", "==", "!=", "<>", "<=", ">=", "<=>"})
@@ -396,21 +428,26 @@ def _skip_arithmetic(tokens: list[Token], i: int) -> int:
 
 def _xor_literal(tokens: list[Token], i: int) -> bool:
     """``xor 99>``, ``xor 5-``: XOR is no English word, and a literal with
-    an operator follows it ("xor 2 keys" is a sentence)."""
-    return (
-        tokens[i].text == "xor"
-        and _kind(tokens, i + 1) in ("n", "s")
-        and _kind(tokens, i + 2) in ("=", "a", "", "c", ")")
-    )
+    an operator follows it ("xor 2 keys" is a sentence, "Xor 1-Ab" a table
+    cell)."""
+    if tokens[i].text != "xor" or _kind(tokens, i + 1) not in ("n", "s"):
+        return False
+    after = _kind(tokens, i + 2)
+    if after in ("=", "a"):
+        return _kind(tokens, i + 3) in ("", "n", "s")
+    return after in ("", "c")
 
 
 def _literal_if(tokens: list[Token], i: int) -> bool:
-    """MySQL's ``IF(2=2, ...)`` testing literals; "if (you can)" has words."""
+    """MySQL's ``IF(2=2, ...)`` testing literals; "if (you can)" has words
+    and C's "if (0 == f(x))" compares with "==" and a call."""
     return (
         tokens[i].text == "if"
         and _kind(tokens, i + 1) == "("
         and _kind(tokens, i + 2) in ("n", "s")
         and _kind(tokens, i + 3) == "="
+        and tokens[i + 3].text == "="
+        and _kind(tokens, i + 4) in ("n", "s", "")
     )
 
 
@@ -542,6 +579,9 @@ def _stacked(tokens: list[Token], i: int) -> bool:
 def _compared(tokens: list[Token], i: int, quoted: bool) -> bool:
     """A comparison right after the breakout: ``'='``, ``'=sleep(5)``."""
     kind = _kind(tokens, i)
+    if kind == "S" and tokens[i].text != "select":
+        # "'Autopay' is set to monthly": a statement word needs evidence.
+        return _statement(tokens, i)
     if kind in ("f", "S") or (kind == "(" and _kind(tokens, i + 1) == "S"):
         return kind != "f" or quoted or tokens[i].text in DANGEROUS_FUNCTIONS
     if kind == "q":
@@ -678,7 +718,8 @@ def _update(tokens: list[Token], i: int) -> bool:
     return (
         _kind(tokens, i) == "b"
         and _words(tokens, i + 1, "set")
-        and _kind(tokens, i + 3) == "="
+        and tokens[i + 3].text == "="
+        and _kind(tokens, i + 4) in ("n", "s", "")
     )
 
 
