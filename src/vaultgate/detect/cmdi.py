@@ -84,6 +84,10 @@ def _is_shell(text: str) -> bool:
     return shell_score(text) >= 2
 
 
+def _is_shell_or_split(text: str) -> bool:
+    return shell_score(text) >= 2 or split_by_quotes(text)
+
+
 def _is_probable_shell(text: str) -> bool:
     return shell_score(text) >= 1
 
@@ -161,13 +165,15 @@ RULES = (
         # An unset variable glued to a word: cat$u /etc$u/passwd.
         r"|[a-z]\$\{?[a-z_]\w*\}?(?:[\s/+;|&]|$)",
         _SCORE,
-        confirm=_is_shell,
+        confirm=_is_shell_or_split,
         description="a command name split by quotes, backslashes or $@",
     ),
     Rule(
         "cmdi.split_name",
         "cmdi",
-        r"[a-z0-9]['\"][\w.-]{0,16}['\"]|['\"][\w.-]{1,16}['\"][a-z0-9]",
+        # A quoted piece glued to what follows it ('wh'oami, c'a't); an
+        # empty pair (ti''me) is cmdi.evasion's.
+        r"['\"][\w.-]{1,16}['\"][a-z0-9]",
         _SCORE,
         confirm=split_by_quotes,
         description="a command name split by quotes: 'wh'oami, \"w\"get",
