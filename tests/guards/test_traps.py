@@ -252,3 +252,25 @@ async def test_a_trap_still_answers_when_the_store_is_down(tmp_path: Path) -> No
         assert ex.tags["state.error"] == "traps"  # the ban was lost, and said so
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "inside"),
+    [
+        ("/.env", True),
+        ("/.env/", True),
+        ("/admin/", True),
+        ("/admin", True),  # a prefix's own path, without its slash
+        ("/admin/x/y", True),
+        ("/administrator", False),
+        ("/adm", False),
+        ("/", False),
+        ("", False),
+    ],
+)
+def test_decoy_membership(path: str, inside: bool) -> None:
+    from vaultgate.guards.traps import Decoys
+
+    decoys = Decoys(frozenset({"/.env"}), ("/admin/", "/wp-admin/"))
+    assert (path in decoys) is inside
+    assert path not in Decoys(frozenset(), ())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -189,11 +189,17 @@ class Decoys:
 
     paths: frozenset[str]
     prefixes: tuple[str, ...]  # each ends in "/"
+    # The prefixes without their "/": ``/admin`` is the decoy ``/admin/`` too.
+    bare: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bare", frozenset(p[:-1] for p in self.prefixes))
 
     def __contains__(self, path: str) -> bool:
+        # One C-level test per kind, not a Python loop over the prefixes.
         if path in self.paths or path.rstrip("/") in self.paths:
             return True
-        return any(path.startswith(p) or path == p[:-1] for p in self.prefixes)
+        return path.startswith(self.prefixes) or path in self.bare
 
 
 def decoys(settings: TrapSettings, policy: Policy) -> Decoys:
