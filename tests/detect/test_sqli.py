@@ -189,6 +189,10 @@ MUST_FIRE = [
     ("(x)) union select 1,2", "sqli.union"),
     ("mod(1,1);SET @a = X'5345'", "sqli.stacked"),
     ("f(x);select @@version", "sqli.stacked"),
+    # A call in a condition: a SQL function, or compared or cut off.
+    ("or json_depth('{}') != 2521", "sqli.tautology"),
+    ("and my_udf(1) = 1", "sqli.tautology"),
+    ("or f(x)--", "sqli.tautology"),
 ]
 
 # Realistic API values: names with apostrophes, prose with SQL words,
@@ -340,6 +344,14 @@ MUST_NOT_FIRE = [
     # A statement word after a comparison needs evidence (fired before).
     "'Autopay' is set to monthly",
     "The 'limit' is set",
+    # Two quoted words joined by and/or, and calls that go on as sentences
+    # (each fired before).
+    "'Close' and 'Exit' are now 'Close Window' and 'Exit'",
+    '"Groceries" or "Dining" category',
+    "and rmdir() instead of locking files with open() and unlink()",
+    "or redraw (for the non-random one) if there is need",
+    "and one in exsltMathConstantFunction (bug #436324)",
+    '"and"ed.  When printing a value whose type is a flag enum',
     "xor the two keys",
     "If (you can) call me",
     "if (2 days) late, remind me",

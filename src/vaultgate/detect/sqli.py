@@ -90,10 +90,13 @@ _STARTERS = re.compile(
 
 
 # "a'or'a", "\\'or'1": a logical operator glued to quotes on both sides
-# and to the value before it.  Prose quotes a word after a space ("it's
-# 'or' mode"), markup after its own mark ("``AND``", "''or''"); an
-# injection closes the literal where the value ends.
-_GLUED_LOGIC = re.compile(r"[\w\\](['\"`])(?:x?or|and)\1\w")
+# and to the value before it, or opening the value before a comparison
+# ("'OR'a='a").  Prose quotes a word after a space ("it's 'or' mode") or
+# at its start ('"and"ed'), markup after its own mark ("``AND``",
+# "''or''"); an injection closes the literal where the value ends.
+_GLUED_LOGIC = re.compile(
+    r"[\w\\](['\"`])(?:x?or|and)\1\w|^(['\"`])(?:x?or|and)\2\w+\s*[=<>!]"
+)
 # The whole value is a comparison of two literals that always holds ("1=1",
 # "42 like 42", "11!=1", "'1' not regexp '2'"): a tautology and nothing
 # else.  "<" and ">" alone are left out ("1<2" is arithmetic homework), as
@@ -518,7 +521,7 @@ def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
         i += 1
     kind = _kind(tokens, i)
     if kind == "f":
-        return True
+        return quoted or _sql_call(tokens, i)
     if kind == "S":
         return tokens[i].text == "select" and _kind(tokens, i - 1) == "("
     if kind not in _OPERAND:
@@ -535,9 +538,32 @@ def _condition(tokens: list[Token], i: int, quoted: bool) -> bool:
         return kind in "nT" if quoted else tokens[i].text == "true"
     if follow in ("c", ";"):
         return kind in "nT" or quoted
-    # "' or 'x": a closed string, a logical operator, another string; no
-    # sentence puts a quote right before "or" and right after it.
-    return quoted and kind in "sq" and _kind(tokens, i - 1) == "o"
+    # "' or 'x'+'y": a closed string, a logical operator, another string
+    # and more SQL; "'Close' and 'Exit' are" quotes two words in a sentence.
+    return (
+        quoted
+        and kind in "sq"
+        and _kind(tokens, i - 1) == "o"
+        and follow in (";", "U", "a", "(")
+    )
+
+
+def _sql_call(tokens: list[Token], i: int) -> bool:
+    """A call that makes a condition without a quote before it: a SQL
+    function, or any call compared or cut off after its ")"; "and rmdir()
+    instead of" and "or redraw (for ...)" go on as sentences."""
+    if tokens[i].text in _CONDITION_CALLS:
+        return True
+    depth, j = 0, i + 1
+    while j < len(tokens):
+        depth += (tokens[j].kind == "(") - (tokens[j].kind == ")")
+        j += 1
+        if depth <= 0:
+            break
+    return _kind(tokens, j) in ("=", "c", ";")
+
+
+_CONDITION_CALLS = DANGEROUS_FUNCTIONS | SQL_FUNCTIONS | {"exists", "not"}
 
 
 def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> bool:
@@ -547,8 +573,10 @@ def _comparison(tokens: list[Token], left: int, right: int, quoted: bool) -> boo
         # the rest.
         probe = tokens[right - 1].text in _COMPARISON_SYMBOLS
         return quoted or (probe and tokens[left].kind in ("n", "s"))
-    if quoted or kind in "f(":
+    if quoted or kind == "(":
         return True
+    if kind == "f":
+        return _sql_call(tokens, right)
     a, b = tokens[left], tokens[right]
     if a.kind in _LITERAL and b.kind in _LITERAL:
         return True
