@@ -4,13 +4,18 @@ How this works.  An application puts a value into a query either inside a
 string literal (``'...'`` or ``"..."``) or where a number or expression
 goes.  For each of these contexts we take the part of the value that would
 be SQL: after the first quote of that kind (the quote closes the literal),
-after the first ``)``, or the whole value when it starts like an operand or
+after the first ``)`` that closes a group the value did not open ("f() and
+g()" opens its own), or the whole value when it starts like an operand or
 a statement.  That part is tokenized (``sqltokens``) and judged by what
 follows the breakout: a logical operator and a condition (``' or 1=1``), a
 ``UNION SELECT``, ``;`` and a statement, a comment that truncates the rest
 (``admin'--``), an operator with a function or subquery (``'+sleep(5)+'``),
 a clause (``order by 3``), or a statement with SQL-only evidence (``select
-* from``, ``drop table``, ``exec xp_cmdshell``).  Prose fails these tests:
+* from``, ``drop table``, ``exec xp_cmdshell``; after a quote MSSQL also
+runs ``' DELETE FROM users`` with no ``;``).  A few whole-value shapes
+need no breakout: an always-true comparison of literals (``1=1``,
+``11!=1``), an operator glued to quotes (``a'or'a``), a subquery or a row
+(``(select * from``, ``VALUES ('a', 'b')``).  Prose fails these tests:
 in "O'Reilly" or "Let's meet at 5 or 6" the quote is followed by a word,
 which no injection can be; "select a payee" names no table; "1=1 split"
 is a comparison followed by a word.
