@@ -182,3 +182,46 @@ def test_text_without_escapes_is_left_alone(text: str) -> None:
 )
 def test_one_round_of_percent_encoding_is_undone(text: str) -> None:
     assert decode(quote(text, safe="")) == text
+
+
+# The fast path of expand_all (one look at all the text, cheap Base64 tests)
+# must give what expanding each value on its own gives.
+_PLAINISH = st.text(
+    alphabet=st.sampled_from(list("aZ09 +/=_-.,'%&\\\t\n\x00<>*é\u00a0\u2019ＡxY")),
+    max_size=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_KINDS, _PLAINISH), max_size=6))
+def test_expand_all_is_expand_of_each_value(pairs: list[tuple[str, str]]) -> None:
+    values = [Value(kind, str(i), text) for i, (kind, text) in enumerate(pairs)]
+    one_by_one = [form for value in values for form in expand(value)]
+    assert expand_all(values) == one_by_one
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dW5pb24gc2VsZWN0IDEsMiwz",  # Base64 among plain values
+        "PHN2Zy9vbmxvYWQ9YWxlcnQoMSk+",
+        "MSB1bmlvbiBzZWxlY3QgMSwyLDMtLSA Pw==",  # a "+" that became a space
+        "Anne O'Reilly",
+        "2024-04-02",
+        "iPhone15,2",
+        "Rent for March and April",
+    ],
+)
+def test_expand_all_decodes_base64_next_to_plain_values(text: str) -> None:
+    values = [Value("json", "$.a", "plain"), Value("json", "$.b", text)]
+    assert expand_all(values) == [values[0], *expand(values[1])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENCODED)
+def test_canonical_leaves_only_single_spaces(text: str) -> None:
+    # canonical skips its whitespace pass when it would change nothing, so
+    # what it returns still has only single ASCII spaces.
+    out = canonical(text)
+    assert "  " not in out
+    assert all(char == " " or not char.isspace() for char in out)

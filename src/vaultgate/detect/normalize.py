@@ -35,6 +35,7 @@ import binascii
 import html
 import re
 import unicodedata
+from operator import itemgetter
 from urllib.parse import unquote_to_bytes
 
 from vaultgate.core.paths import remove_dot_segments
@@ -71,6 +72,9 @@ _WORK = re.compile("[%&\\\\\x00\t\n\r\x0b\x0c" + _WIDE_SPACES + _QUOTE_MARKS + "
 _WORK_EXCEPT_LF = re.compile(
     "[%&\\\\\x00\t\r\x0b\x0c" + _WIDE_SPACES + _QUOTE_MARKS + "]"
 )
+# The ASCII characters of that class, for the substring tests of ASCII text.
+_ASCII_WORK = ("%", "&", "\\", "\x00", "\t", "\r", "\x0b", "\x0c")
+_TEXT = itemgetter(2)  # a Value's text
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 # UTF-8 overlong forms (RFC 3629 section 10): 2-, 3- and 4-byte encodings of
 # code points that have a shorter one, e.g. C0 AF for "/".
@@ -84,6 +88,8 @@ _JS_ESCAPE = re.compile(
 # closer (the end of an executable comment).
 _SQL_COMMENT = re.compile(r"/\*!\d{0,6}|/\*.*?\*/|\*/", re.S)
 _SPACES = re.compile(r"\s+")
+# What _SPACES would change: a space that is not " ", or two in a row.
+_SPACE_WORK = re.compile(r"[^\S ]| {2}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
 # An empty tag inside a word ("o<x>nfocus", "alert<x>(1)"): a filter that
 # strips tags joins the word again, so the value is also read without it.
@@ -137,34 +143,60 @@ def _plain(text: str, kind: str) -> bool:
 
 def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Value]:
     """Every decoded form of every value, in order."""
-    texts = [value.text for value in values]
-    joined = "\n".join(texts)
+    if not values:
+        return []
     # One look at all the text at once: when nothing in it needs decoding
     # (and no value holds a line break of its own), each value is plain and
     # only the per-kind steps and Base64 candidates remain.
-    plain = (
-        _WORK_EXCEPT_LF.search(joined) is None
-        and (joined.isascii() or unicodedata.is_normalized("NFKC", joined))
-        and joined.count("\n") == len(texts) - 1
+    plain = _all_plain(list(map(_TEXT, values)))
+    out: list[Value] = []
+    append = out.append
+    for value in values:
+        kind, _, text = value
+        if not text:
+            continue
+        # The cheapest tests of ``not_base64`` first, inline: this loop runs
+        # for every value of every request.
+        if (
+            kind != "path"
+            and (plain or _plain(text, kind))
+            and ("+" not in text or kind not in _PLUS_KINDS)
+            and (
+                len(text) < MIN_SHORT_BASE64_CHARS
+                or text.islower()
+                or text.isupper()
+                or (" " in text and text.count(" ") > len(text) // 24)
+                or not_base64(text)
+            )
+        ):
+            append(value)
+        else:
+            out.extend(expand(value, rounds))
+    return out
+
+
+def _all_plain(texts: list[str]) -> bool:
+    """True when no decoding or canonical step would change any of ``texts``.
+
+    Line breaks are the separator here, so a text holding one of its own
+    makes the answer False; a "+" is left to the per-kind test.
+    """
+    joined = "\n".join(texts)
+    if joined.isascii():
+        # Substring tests are several times faster than the class search.
+        for char in _ASCII_WORK:
+            if char in joined:
+                return False
+    elif _WORK_EXCEPT_LF.search(joined) is not None or not unicodedata.is_normalized(
+        "NFKC", joined
+    ):
+        return False
+    return (
+        joined.count("\n") == len(texts) - 1
         and "/*" not in joined
         and "*/" not in joined
         and ("<" not in joined or _INNER_TAG.search(joined) is None)
     )
-    out: list[Value] = []
-    for value in values:
-        text = value.text
-        if not text:
-            continue
-        if (
-            (plain or _plain(text, value.kind))
-            and value.kind != "path"
-            and ("+" not in text or value.kind not in _PLUS_KINDS)
-            and (len(text) < MIN_SHORT_BASE64_CHARS or not_base64(text))
-        ):
-            out.append(value)
-        else:
-            out.extend(expand(value, rounds))
-    return out
 
 
 def not_base64(text: str) -> bool:
@@ -207,7 +239,7 @@ def decode(text: str, rounds: int = MAX_DECODE_ROUNDS, plus: bool = False) -> st
             text = percent_decode(text)
         if "&" in text:
             text = html.unescape(text)
-        if "\\" in text:
+        if "\\u" in text or "\\x" in text:
             text = _JS_ESCAPE.sub(_js_char, text)
         if text == before:
             break
@@ -254,7 +286,7 @@ def canonical(text: str) -> str:
         text = unicodedata.normalize("NFKC", text.translate(_ASCII_QUOTES))
     if "/*" in text or "*/" in text:
         text = _SQL_COMMENT.sub(" ", text)
-    return _SPACES.sub(" ", text)
+    return _SPACES.sub(" ", text) if _SPACE_WORK.search(text) else text
 
 
 def path_form(path: str) -> str:
