@@ -280,3 +280,45 @@ def test_what_cannot_be_inspected_is_marked(
         truncated=truncated,
     )
     assert extract(req).incomplete == incomplete
+
+
+@pytest.mark.parametrize(
+    ("target", "segments"),
+    [
+        ("/v1/accounts/1001/transactions", []),
+        ("/v1/files/L2V0Yy9wYXNzd2Q", [("3", "L2V0Yy9wYXNzd2Q")]),  # Base64-like
+        ("/v1/a%2Fb/x", [("2", "a%2Fb")]),  # an unusual character
+        ("/v1/dW5pb24gc2VsZWN0/it's", [("2", "dW5pb24gc2VsZWN0"), ("3", "it's")]),
+        ("/v1/2024-04-02-000001/x", [("2", "2024-04-02-000001")]),  # no case
+    ],
+)
+def test_path_segments_inspected_on_their_own(
+    target: str, segments: list[tuple[str, str]]
+) -> None:
+    values = pairs(extract(request(target)))
+    assert values[0] == ("path", "", target)
+    assert values[1:] == [("path", index, text) for index, text in segments]
+
+
+def test_json_scalars_carry_nothing_but_odd_keys_do() -> None:
+    body = {"n": 5, "ok": False, "none": None, "odd key": 7, "__proto__": {"a": 1}}
+    out = extract(
+        request(body=json.dumps(body).encode(), content_type="application/json")
+    )
+    assert pairs(out)[1:] == [
+        ("json-key", "$", "odd key"),
+        ("json-key", "$", "__proto__"),
+    ]
+
+
+def test_standard_headers_named_by_the_policy_are_inspected() -> None:
+    req = request(
+        headers=[("Sec-Fetch-Site", "cross-site"), ("Cookie", "a=b"), UA],
+    )
+    limits = Limits(headers=frozenset({"sec-fetch-site", "cookie"}))
+    assert pairs(extract(req, limits))[1:] == [
+        ("header", "sec-fetch-site", "cross-site"),
+        ("header", "cookie", "a=b"),
+        ("header", "user-agent", UA[1]),
+        ("cookie", "a", "b"),
+    ]

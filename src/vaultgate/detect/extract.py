@@ -28,7 +28,7 @@ from vaultgate.core.model import Finding
 from vaultgate.core.request import Request, form_decode
 from vaultgate.detect.base import Value
 from vaultgate.detect.engine import mask_cards
-from vaultgate.detect.normalize import not_base64
+from vaultgate.detect.normalize import MIN_SHORT_BASE64_CHARS, not_base64
 
 # 32 levels: ten more than the deepest legitimate payment document we know
 # of; deeper nesting is a parser-exhaustion attempt more often than data.
@@ -66,9 +66,13 @@ SKIPPED_HEADERS = frozenset(
 # in such a name can execute, so it is not inspected.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9\-][A-Za-z0-9_\-]{0,63}")
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~\-]*")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~/\-]*")  # every segment plain
 _DOCTYPE = re.compile(rb"<!\s*(?:doctype|entity)", re.I)
 _JSON_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www")
+# tuple.__new__ directly: the named tuple's own __new__ is a Python call that
+# doubles the cost of each of the dozens of values a request yields.
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,7 @@ class Extraction:
             self.incomplete = self.incomplete or "values"
             return False
         if text:
-            self.values.append(Value(kind, name, text))
+            self.values.append(_new(Value, (kind, name, text)))
         return True
 
     def stop(self, limit: str) -> None:
@@ -106,12 +110,14 @@ class Extraction:
 def extract(request: Request, limits: Limits = Limits()) -> Extraction:
     """Every value of ``request`` worth inspecting, within ``limits``."""
     out = Extraction()
-    _path(request.path, out, limits)
-    args = request.args
-    if request.path.endswith("/graphql"):
-        args = _graphql_args(args, out, limits)
-    _pairs(args, "query", out, limits)
-    _whole(request.query, "query", out, limits)
+    path = request.path
+    _path(path, out, limits)
+    if len(path) < len(request.target):  # there is a query
+        args = request.args
+        if path.endswith("/graphql"):
+            args = _graphql_args(args, out, limits)
+        _pairs(args, "query", out, limits)
+        _whole(request.query, "query", out, limits)
     if _headers(request.headers, out, limits):
         _pairs(request.cookies, "cookie", out, limits)
     if request.body:
@@ -123,11 +129,17 @@ def extract(request: Request, limits: Limits = Limits()) -> Extraction:
 
 def _path(path: str, out: Extraction, limits: Limits) -> None:
     out.add("path", "", path, limits)
+    # One look at the whole path: then no segment needs its own.
+    plain = _PLAIN_PATH.fullmatch(path) is not None
     for index, segment in enumerate(path.split("/")[1:], 1):
         # A plain segment is seen in the whole path, unless it may be
         # Base64, which is decoded per value.
-        if not _PLAIN_SEGMENT.fullmatch(segment) or not not_base64(segment):
-            out.add("path", str(index), segment, limits)
+        if plain:
+            if len(segment) < MIN_SHORT_BASE64_CHARS or not_base64(segment):
+                continue
+        elif _PLAIN_SEGMENT.fullmatch(segment) and not_base64(segment):
+            continue
+        out.add("path", str(index), segment, limits)
 
 
 def _pairs(
@@ -177,14 +189,14 @@ def _graphql_args(
 def _headers(headers: list[tuple[str, str]], out: Extraction, limits: Limits) -> bool:
     """Add the inspected headers; whether the request has a Cookie header."""
     cookies = False
+    extra = limits.headers
     for name, value in headers:
         key = name.lower()
-        if key == "cookie":
-            cookies = True
-        if key in limits.headers or not (
-            key in SKIPPED_HEADERS or key.startswith("sec-")
-        ):
-            out.add("header", key, value, limits)
+        if key in SKIPPED_HEADERS or key.startswith("sec-"):
+            cookies = cookies or key == "cookie"
+            if key not in extra:
+                continue
+        out.add("header", key, value, limits)
     return cookies
 
 
@@ -249,26 +261,31 @@ def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> s
         return "json-depth"
     if isinstance(node, dict):
         items: Any = node.items()
+        keyed = True
     elif isinstance(node, list):
         items = enumerate(node)
+        keyed = False
     else:
         return ""
-    # tuple.__new__ directly: a JSON body has many leaves, and the named
-    # tuple's own __new__ is a Python call that doubles the cost of each.
-    new = tuple.__new__
+    append = values.append
     for key, child in items:
         if len(values) >= room:
             return "values"
-        if type(key) is int:
-            child_path = f"{path}[{key}]"
-        elif key.isidentifier() and key[0] != "_":
-            child_path = path + "." + key
-        else:
-            values.append(new(Value, ("json-key", path, key)))
+        # orjson builds exact dicts, lists and strings: type() is enough.
+        kind = type(child)
+        leaf = kind is str
+        if keyed and not (key.isidentifier() and key[0] != "_"):
+            append(_new(Value, ("json-key", path, key)))
             child_path = f"{path}['{key}']"
-        if type(child) is str:
-            values.append(new(Value, ("json", child_path, child)))
-        elif isinstance(child, dict | list):
+        elif not leaf and kind is not dict and kind is not list:
+            continue  # a number, a boolean or null: nothing to inspect
+        elif keyed:
+            child_path = f"{path}.{key}"
+        else:
+            child_path = f"{path}[{key}]"
+        if leaf:
+            append(_new(Value, ("json", child_path, child)))
+        elif kind is dict or kind is list:
             stopped = _walk(child, child_path, depth - 1, values, room)
             if stopped:
                 return stopped
