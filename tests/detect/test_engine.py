@@ -225,3 +225,55 @@ def test_request_checks_run_with_the_same_exclusions() -> None:
     assert ours(Inspector(RULES, 1, [Exclusion("proto")])) == []
     with pytest.raises(ValueError, match="registered twice"):
         register_request_check("test-engine-odd-method", odd_method)
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        # Multi-byte text before and between hits: each value's bytes are
+        # cut from the joined buffer, so offsets must count UTF-8 bytes.
+        (
+            ["Émile Zola", "x union select", "ＡＢＣ", "a.php"],
+            [("t.end", "json:3"), ("t.union", "json:1")],
+        ),
+        (
+            ["日本語", "../x", "ü", "union select ü"],
+            [("t.start", "json:1"), ("t.union", "json:3")],
+        ),
+        (["\ud800 lone", "../x"], [("t.start", "json:1")]),
+        # A match ending on the separator belongs to the value before it.
+        (["ok.php", "x"], [("t.end", "json:0")]),
+    ],
+)
+def test_hits_are_found_after_multi_byte_values(
+    texts: list[str], expected: list[tuple[str, str]]
+) -> None:
+    values = [Value("json", str(i), text) for i, text in enumerate(texts)]
+    assert ids(Inspector(RULES, 1).scan(values)) == expected
+
+
+def test_snippet_after_multi_byte_values_is_the_value_s_own_text() -> None:
+    values = [Value("json", "a", "Zoë " * 40), Value("json", "b", "é union select")]
+    [finding] = Inspector(RULES, 1).scan(values)
+    assert (finding.location, finding.snippet) == ("json:b", "é union select")
+
+
+def test_request_checks_keep_their_order_and_exclusions() -> None:
+    def two(request: Request, paranoia: int) -> list[Finding]:
+        if request.method != "MKCOL":
+            return []
+        return [
+            Finding("dav", "dav.one", 5, "method:"),
+            Finding("dav", "dav.two", 3, "method:"),
+        ]
+
+    register_request_check("test-engine-two-findings", two)
+    request = Request("MKCOL", "/x", [], "192.0.2.1")
+
+    def ours(inspector: Inspector) -> list[str]:
+        return [
+            f.rule_id for f in inspector.check_request(request) if f.family == "dav"
+        ]
+
+    assert ours(Inspector(RULES, 1)) == ["dav.one", "dav.two"]
+    assert ours(Inspector(RULES, 1, [Exclusion("dav.one")])) == ["dav.two"]

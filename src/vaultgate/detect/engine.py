@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import hyperscan
@@ -73,7 +75,7 @@ _FLAGS = hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_SINGLEMATCH
 # which no rule has reason to look for (a line break would match the CRLF
 # rules on every join).  Anchors are rewritten to hold at a NUL too.
 SEPARATOR = "\x00"
-_SEPARATOR_BYTES = SEPARATOR.encode()
+_TEXT = itemgetter(2)  # a Value's text
 _ANCHORS = {"^": "(?:^|\\x00)", "$": "(?:$|\\x00)"}
 _ESCAPED_ANCHORS = {"A": "(?:\\A|\\x00)", "z": "(?:\\z|\\x00)", "Z": "(?:\\Z|\\x00)"}
 # 13 to 19 digits, optionally grouped by spaces or dashes: PAN-shaped.
@@ -110,6 +112,7 @@ class _Exclusions:
         self.at: dict[str, re.Pattern[str]] = {
             target: re.compile("|".join(found)) for target, found in patterns.items()
         }
+        self.any = bool(self.everywhere or self.at)  # False: nothing to silence
 
     def silences_everywhere(self, rule_id: str, family: str) -> bool:
         return rule_id in self.everywhere or family in self.everywhere
@@ -301,60 +304,56 @@ class Inspector:
         compiled = self._compiled
         if compiled is None:
             return []
-        items = values if isinstance(values, list) else list(values)
+        items = values if type(values) is list else list(values)
         scratch = _scratch(compiled)
         hits: dict[int, int] = {}
-        joined = SEPARATOR.join([v.text for v in items]).encode(
-            "utf-8", "surrogatepass"
-        )
+        joined = SEPARATOR.join(map(_TEXT, items)).encode("utf-8", "surrogatepass")
         compiled.database.scan(
             joined, match_event_handler=_first_hit, context=hits, scratch=scratch
         )
         if not hits:
             return []  # the common case: one scan, nothing to confirm
-        blobs = [v.text.encode("utf-8", "surrogatepass") for v in items]
-        return self._confirm(items, blobs, min(hits.values()), scratch)
+        return self._confirm(items, joined, min(hits.values()), scratch)
 
     def _confirm(
-        self, items: list[Value], blobs: list[bytes], first_end: int, scratch: Any
+        self, items: list[Value], joined: bytes, first_end: int, scratch: Any
     ) -> list[Finding]:
         """Find which rules hit which values, from the first match on."""
         assert self._compiled is not None
         scan = self._compiled.database.scan
+        # Where each value starts in ``joined``; its bytes are sliced from
+        # it, never encoded again.
+        starts = _starts(items)
         findings: list[Finding] = []
         seen: set[tuple[str, str]] = set()
-        start, end = 0, first_end
+        index = _value_at(starts, first_end)
         while True:
             # The earliest match ends in value ``index``: scan it alone to
             # learn its rules (a match spanning two values finds nothing),
             # then scan the values after it together again.
-            index = start + _value_at(blobs, start, end)
+            blob = joined[starts[index] : starts[index + 1] - 1]
             hits: dict[int, int] = {}
-            scan(
-                blobs[index],
-                match_event_handler=_first_hit,
-                context=hits,
-                scratch=scratch,
-            )
+            scan(blob, match_event_handler=_first_hit, context=hits, scratch=scratch)
             for rule_index, offset in sorted(hits.items()):
                 finding = self._finding(
-                    self.rules[rule_index], items[index], blobs[index], offset, seen
+                    self.rules[rule_index], items[index], blob, offset, seen
                 )
                 if finding is not None:
                     findings.append(finding)
-            start = index + 1
-            if start >= len(blobs):
+            if index + 1 >= len(items):
                 return findings
+            rest = starts[index + 1]
             hits = {}
             scan(
-                _SEPARATOR_BYTES.join(blobs[start:]),
+                joined[rest:],
                 match_event_handler=_first_hit,
                 context=hits,
                 scratch=scratch,
             )
             if not hits:
                 return findings
-            end = min(hits.values())
+            # Past the value just confirmed, whatever the match's length.
+            index = max(index + 1, _value_at(starts, rest + min(hits.values())))
 
     def _finding(
         self,
@@ -391,11 +390,14 @@ class Inspector:
 
     def check_request(self, request: Request) -> list[Finding]:
         """The findings of the registered request-level checks."""
-        findings = []
+        findings: list[Finding] = []
+        paranoia = self.paranoia
         for _, check in self._checks:
-            for finding in check(request, self.paranoia):
-                if not self.excluded(finding):
-                    findings.append(finding)
+            found = check(request, paranoia)
+            if found:  # an empty list: the common case
+                findings.extend(found)
+        if findings and self._exclusions.any:
+            return [f for f in findings if not self.excluded(f)]
         return findings
 
     def excluded(self, finding: Finding) -> bool:
@@ -404,18 +406,34 @@ class Inspector:
         return ex.silences(finding.rule_id, finding.family, finding.location)
 
 
-def _value_at(blobs: list[bytes], start: int, end: int) -> int:
-    """Which of ``blobs[start:]`` (joined by one byte) holds a match's end.
+def _starts(items: list[Value]) -> list[int]:
+    """Where each value starts in the joined buffer, and one past its end.
+
+    The last entry is the buffer's length plus one, as if a separator
+    followed the last value, so value ``i`` is ``starts[i]`` up to
+    ``starts[i + 1] - 1``.
+    """
+    starts = [0]
+    position = 0
+    for value in items:
+        text = value[2]
+        size = len(text) if text.isascii() else _utf8_size(text)
+        position += size + 1
+        starts.append(position)
+    return starts
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _value_at(starts: list[int], end: int) -> int:
+    """Which value of the joined buffer holds a match ending at ``end``.
 
     A match whose last byte is a separator (an anchor rewritten to match
     it) belongs to the value before it.
     """
-    last = end - 1
-    for position, blob in enumerate(blobs[start:]):
-        if last <= len(blob):
-            return position
-        last -= len(blob) + 1
-    return len(blobs) - start - 1
+    return min(bisect_left(starts, end) - 1, len(starts) - 2)
 
 
 def snippet(blob: bytes, end: int) -> str:
