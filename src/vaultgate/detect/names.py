@@ -112,7 +112,9 @@ def _database() -> tuple[Any, list[tuple[NameRule, re.Pattern[str]]]]:
 
 def _texts(request: Request) -> list[bytes]:
     """Every text a name could be in: names, and the JSON body."""
-    names = [name for name, _ in request.args] + [n for n, _ in request.form()]
+    names = [name for name, _ in request.args]
+    if request.body:
+        names += [name for name, _ in request.form()]
     names += [name for name, _ in request.cookies]
     texts = ["\n".join(names).encode("utf-8", "surrogatepass")]
     document = request.json()
@@ -127,15 +129,17 @@ def _texts(request: Request) -> list[bytes]:
     return texts
 
 
+def _on_match(rule: int, start: int, end: int, flags: int, found: list[int]) -> bool:
+    found.append(rule)
+    return True  # one hit is enough: stop scanning
+
+
 def _hit(text: bytes, database: Any) -> bool:
+    # One module-level handler and a list as its context: no closure is
+    # built per request.
     found: list[int] = []
-
-    def on_match(rule: int, start: int, end: int, flags: int, context: Any) -> bool:
-        found.append(rule)
-        return True  # one hit is enough: stop scanning
-
     with contextlib.suppress(hyperscan.ScanTerminated):
-        database.scan(text, match_event_handler=on_match)
+        database.scan(text, match_event_handler=_on_match, context=found)
     return bool(found)
 
 
