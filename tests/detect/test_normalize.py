@@ -225,3 +225,10 @@ def test_canonical_leaves_only_single_spaces(text: str) -> None:
     out = canonical(text)
     assert "  " not in out
     assert all(char == " " or not char.isspace() for char in out)
+
+
+def test_a_decoded_lone_surrogate_does_not_stop_the_next_round() -> None:
+    # Fixed bug: "/%ED%A0%80%2541" decoded to "/\ud800%41" in the first round
+    # and the second round raised UnicodeEncodeError on the surrogate.
+    assert decode("/%ED%A0%80%2541") == "/\ud800A"
+    assert forms("%\ud800", "query") == ["%\ud800"]

@@ -158,7 +158,7 @@ def expand_all(values: list[Value], rounds: int = MAX_DECODE_ROUNDS) -> list[Val
         # The cheapest tests of ``not_base64`` first, inline: this loop runs
         # for every value of every request.
         if (
-            kind != "path"
+            (kind != "path" or (plain and _resolved(text)))
             and (plain or _plain(text, kind))
             and ("+" not in text or kind not in _PLUS_KINDS)
             and (
@@ -250,7 +250,9 @@ def percent_decode(text: str) -> str:
     """Decode ``%XX`` and ``%uXXXX``; overlong UTF-8 becomes its character."""
     if "%u" in text or "%U" in text:
         text = _PERCENT_U.sub(lambda m: _char(int(m.group(1), 16)), text)
-    raw = unquote_to_bytes(text)
+    # Encoded here, not by unquote_to_bytes: a lone surrogate that an earlier
+    # round decoded ("%ED%A0%80") must not make the next round fail.
+    raw = unquote_to_bytes(text.encode("utf-8", "surrogatepass"))
     if not raw.isascii():
         raw = _OVERLONG.sub(_overlong, raw)
     try:
@@ -291,9 +293,14 @@ def canonical(text: str) -> str:
 
 def path_form(path: str) -> str:
     """Backslashes as slashes, repeated slashes folded, dot segments removed."""
-    if "\\" not in path and "//" not in path and "/." not in path:
+    if _resolved(path):
         return path
     return remove_dot_segments(path.replace("\\", "/"))
+
+
+def _resolved(path: str) -> bool:
+    """True when ``path_form`` would leave ``path`` as it is."""
+    return "\\" not in path and "//" not in path and "/." not in path
 
 
 def fold(text: str) -> str:
