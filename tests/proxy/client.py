@@ -102,6 +102,8 @@ def parse(raw: bytes) -> list[Answer]:
 
 
 def _body(answer: Answer, rest: bytes) -> bytes:
+    if answer.status in (204, 304):
+        return rest  # never a body (RFC 9110 6.4.1); HEAD answers are not parsed here
     length = answer.header("content-length")
     if answer.header("transfer-encoding") == "chunked":
         parts = []

@@ -132,3 +132,6 @@ def test_status_and_empty_bodies_from_the_callback_path(proxy: Vaultgate, status
     assert [a.status for a in answers] == [status, 200]
     assert answers[0].body == b""
     assert answers[1].json()["target"] == "/a/after"
+    # RFC 9110 8.6: a 204 carries no Content-Length, whatever the upstream sent.
+    length = answers[0].header("Content-Length")
+    assert length is None if status == 204 else length == "0"

@@ -381,7 +381,7 @@ def _head(
 ) -> bytes:
     if chunked:
         framing = b"Transfer-Encoding: chunked\r\n"
-    elif length >= 0:
+    elif length >= 0 and status != 204:  # RFC 9110 8.6: never on a 204
         framing = b"Content-Length: %d\r\n" % length
     else:
         framing = b""
