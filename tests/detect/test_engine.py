@@ -277,3 +277,17 @@ def test_request_checks_keep_their_order_and_exclusions() -> None:
 
     assert ours(Inspector(RULES, 1)) == ["dav.one", "dav.two"]
     assert ours(Inspector(RULES, 1, [Exclusion("dav.one")])) == ["dav.two"]
+
+
+def test_a_check_s_prepare_runs_when_the_inspector_is_built() -> None:
+    built: list[str] = []
+
+    def check(request: Request, paranoia: int) -> list[Finding]:
+        return []
+
+    register_request_check(
+        "test-engine-prepared", check, prepare=lambda: built.append("db")
+    )
+    assert built == []
+    Inspector(RULES, 1)
+    assert built == ["db"]

@@ -26,7 +26,9 @@ What a rule author can rely on (the API the detector modules code against):
 - ``Inspector.check_request(request) -> list[Finding]`` runs the
   request-level checks registered with ``register_request_check``
   (protocol anomalies and other checks that look at the request as a
-  whole, not at one value), with the same exclusions.
+  whole, not at one value), with the same exclusions.  A check that
+  compiles something once registers a ``prepare`` function for it, which
+  runs when the Inspector is built (at policy load).
 - ``^`` and ``$`` match at the value's edges (not at line breaks inside
   it: there is no MULTILINE).  ``confirm`` receives the decoded text that
   matched (the whole value, not just the match).
@@ -154,13 +156,25 @@ def location_pattern_error(arg: str) -> str | None:
 RequestCheck = Callable[[Request, int], Iterable[Finding]]
 
 _REQUEST_CHECKS: dict[str, RequestCheck] = {}
+# What a check builds once (a compiled database, tables), run when an
+# Inspector is built at policy load rather than by the first request.
+_PREPARE: dict[str, Callable[[], object]] = {}
 
 
-def register_request_check(name: str, check: RequestCheck) -> RequestCheck:
-    """Register a check of the whole request; a duplicate name is an error."""
+def register_request_check(
+    name: str, check: RequestCheck, prepare: Callable[[], object] | None = None
+) -> RequestCheck:
+    """Register a check of the whole request; a duplicate name is an error.
+
+    ``prepare``, if given, builds what the check compiles once; it runs
+    each time an Inspector is built (policy load), so that no request
+    waits for it, and returns at once when that is already built.
+    """
     if name in _REQUEST_CHECKS:
         raise ValueError(f"request check {name!r} registered twice")
     _REQUEST_CHECKS[name] = check
+    if prepare is not None:
+        _PREPARE[name] = prepare
     return check
 
 
@@ -298,6 +312,10 @@ class Inspector:
         self.rules: tuple[Rule, ...] = tuple(enabled)
         self._compiled = _compile(self.rules)
         self._checks = tuple(request_checks().items())
+        for name, _ in self._checks:
+            prepare = _PREPARE.get(name)
+            if prepare is not None:
+                prepare()
 
     def scan(self, values: Iterable[Value]) -> list[Finding]:
         """The findings of every enabled rule in ``values``."""
