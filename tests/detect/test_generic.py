@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.detect.family_cases import benign_values, families, request_rules
+from vaultgate.detect import names
+from vaultgate.detect.engine import Inspector
 
 MUST_FIRE = [
     "2.2250738585072011e-308",
@@ -78,3 +80,10 @@ def test_pollution_by_name_fires(query: bytes, body: bytes) -> None:
     head += b"Content-Type: application/json\r\n"
     raw = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
     assert "generic.prototype_pollution_name" in request_rules(raw)
+
+
+def test_the_names_database_is_built_with_the_inspector() -> None:
+    # The first request must not wait ~130 ms for it to compile.
+    names._COMPILED.clear()
+    Inspector((), 1)
+    assert "both" in names._COMPILED

@@ -26,6 +26,7 @@ from typing import Any
 
 import hyperscan
 
+from vaultgate import hsdb
 from vaultgate.core.model import Finding
 from vaultgate.core.request import Request
 from vaultgate.detect.engine import register_request_check
@@ -85,22 +86,20 @@ def _keys(node: Any, depth: int, out: list[tuple[str, str]]) -> None:
 
 
 def _database() -> tuple[Any, list[tuple[NameRule, re.Pattern[str]]]]:
-    """The compiled name rules (built on first use, after every import)."""
+    """The compiled name rules, built when a policy loads (``prepare``)."""
     compiled = _COMPILED.get("both")
     if compiled is not None:
         return compiled
     with _LOCK:
         if not _COMPILED:
-            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             flags = hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_SINGLEMATCH
-            database.compile(
-                expressions=[rule.pattern.encode() for rule in _RULES],
-                ids=list(range(len(_RULES))),
-                elements=len(_RULES),
-                flags=[
+            database = hsdb.build(
+                [rule.pattern.encode() for rule in _RULES],
+                [
                     flags | (hyperscan.HS_FLAG_CASELESS if rule.caseless else 0)
                     for rule in _RULES
                 ],
+                list(range(len(_RULES))),
             )
             rules = [
                 (rule, re.compile(rule.pattern, re.IGNORECASE if rule.caseless else 0))
@@ -161,4 +160,4 @@ def check_names(request: Request, paranoia: int) -> Iterable[Finding]:
     return findings
 
 
-register_request_check("names", check_names)
+register_request_check("names", check_names, prepare=_database)
