@@ -49,18 +49,24 @@ class Request:
     _json: Any = field(default=_NOT_PARSED, repr=False)
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
     _media_type: str | None = field(default=None, repr=False)
+    # Split from target on first use; not init fields, so that
+    # dataclasses.replace() with a new target never copies a stale split.
+    _path: str | None = field(default=None, init=False, repr=False)
+    _query: str | None = field(default=None, init=False, repr=False)
 
     @property
     def path(self) -> str:
         """The raw (still percent-encoded) path, without the query."""
-        end = self.target.find("?")
-        return self.target if end < 0 else self.target[:end]
+        if self._path is None:
+            self._path = self.target.partition("?")[0]
+        return self._path
 
     @property
     def query(self) -> str:
         """The raw query string, without the ``?``."""
-        start = self.target.find("?")
-        return "" if start < 0 else self.target[start + 1 :]
+        if self._query is None:
+            self._query = self.target.partition("?")[2]
+        return self._query
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (lower case), repeated ones joined."""
