@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.detect.family_cases import benign_values, families, request_rules
+from vaultgate.core.request import Request
+from vaultgate.detect.scanner import check_headers
 
 TOOL_AGENTS = [
     "sqlmap/1.7.4#stable (https://sqlmap.org)",
@@ -79,3 +81,18 @@ def test_scanner_headers_fire() -> None:
         b'Acunetix-Product: WVS/13.0\r\nX-Scan-Memo: Category="Audit"\r\n\r\n'
     )
     assert "scanner.header" in request_rules(raw)
+
+
+# The check returns early when no scanner header is present; these show
+# the early exit does not hide one, whatever its case or position.
+@pytest.mark.parametrize("name", ["Acunetix-Product", "X-WIPP", "bugbounty"])
+def test_scanner_header_fires_among_ordinary_headers(name: str) -> None:
+    headers = [("Host", "api.example"), (name, "1"), ("Accept", "*/*")]
+    request = Request("GET", "/", headers, "192.0.2.1")
+    found = check_headers(request)
+    assert [f.location for f in found] == ["header:" + name.lower()]
+
+
+def test_ordinary_headers_give_no_scanner_finding() -> None:
+    headers = [("Host", "api.example"), ("X-Scan-Id", "7")]
+    assert check_headers(Request("GET", "/", headers, "192.0.2.1")) == []
