@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.detect.family_cases import request_rules
+from vaultgate.core.request import Request
+from vaultgate.detect.upload import check_uploads
 
 
 def upload(file_name: str, field: str = "file") -> bytes:
@@ -82,3 +84,25 @@ def test_double_extension_waits_for_paranoia_2() -> None:
     assert "upload.php_double_extension" not in request_rules(upload("a.php.jpg"))
     rules = request_rules(upload("a.php.jpg"), paranoia=2)
     assert "upload.php_double_extension" in rules
+
+
+# The check returns early unless a header name holds "file" or the body is
+# multipart; an upload header anywhere in the list, in any case, still fires.
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Host", "h"), ("Accept", "*/*"), ("X-FILE-NAME", "a.php")],
+        [("x_filename", "a.php"), ("Host", "h")],
+        [("Host", "h"), ("X-Upload-Filename", "a.php"), ("X-Filename", "b.txt")],
+    ],
+)
+def test_upload_header_fires_among_other_headers(
+    headers: list[tuple[str, str]],
+) -> None:
+    request = Request("PUT", "/upload", headers, "192.0.2.1")
+    assert [f.rule_id for f in check_uploads(request, 1)] == ["upload.php"]
+
+
+def test_headers_without_file_give_no_upload_finding() -> None:
+    headers = [("Host", "h"), ("X-Name", "a.php"), ("Fi-Le", "a.php")]
+    assert list(check_uploads(Request("PUT", "/", headers, "192.0.2.1"), 2)) == []
