@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.detect.family_cases import families, request_rules
+from vaultgate.core.request import Request
+from vaultgate.detect.session import check_session
 
 
 def get(target: bytes, referer: bytes | None = None) -> bytes:
@@ -63,3 +65,36 @@ def test_cookies_set_by_script_fire(payload: str) -> None:
 
 def test_cookie_prose_passes() -> None:
     assert "session" not in families("The cookie policy expires in May")
+
+
+def post(target: str, content_type: str, body: bytes) -> Request:
+    headers = [("Host", "bank.example"), ("Content-Type", content_type)]
+    return Request("POST", target, headers, "192.0.2.1", body=body)
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+# A request with a body skips parsing when no hint is in its raw query and
+# body; each case shows that a planted name still fires, including names
+# only decoding reveals (escapes, and the Kelvin sign lower-casing to "k").
+@pytest.mark.parametrize(
+    "request_",
+    [
+        post("/login", FORM, b"user=a&JSESSIONID=74B0CB41"),
+        post("/login", FORM, b"user=a&j%73essionid=74B0CB41"),
+        post("/login", JSON, b'{"user": "a", "PHPSESSID": "abc"}'),
+        post("/login", JSON, b'{"user": "a", "php\\u0073essid": "abc"}'),
+        post("/login", JSON, '{"shiny-to\u212aen": "abc"}'.encode()),
+        post("/login?j%73essionid=74B0CB41", JSON, b'{"user": "a"}'),
+        post("/login?jsessionid=74B0CB41", JSON, b'{"user": "a"}'),
+    ],
+)
+def test_planted_session_ids_in_requests_with_a_body_fire(request_: Request) -> None:
+    assert [f.rule_id for f in check_session(request_, 1)] == ["session.fixation"]
+
+
+def test_bodies_without_session_names_pass() -> None:
+    request = post("/login?user=a", JSON, b'{"user": "a", "pass": "b%c"}')
+    assert check_session(request, 2) == []
