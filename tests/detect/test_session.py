@@ -76,9 +76,9 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
 
-# A request with a body skips parsing when no hint is in its raw query and
-# body; each case shows that a planted name still fires, including names
-# only decoding reveals (escapes, and the Kelvin sign lower-casing to "k").
+# Names in a body, and names only decoding reveals (escapes, the Kelvin
+# sign lower-casing to "k"): a substring test on the raw body would miss
+# four of these, so they pin that the body's names are read decoded.
 @pytest.mark.parametrize(
     "request_",
     [
