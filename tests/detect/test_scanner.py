@@ -21,7 +21,8 @@ TOOL_AGENTS = [
     "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1) Havij",
     "Mozilla/5.0 [en] (X11, U; OpenVAS-VT 22.4.1)",
     "Arachni/v1.5.1",
-    "DirBuster-1.0-RC1 (http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)",
+    "DirBuster-1.0-RC1 "
+    "(http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)",
 ]
 
 CLIENT_AGENTS = [
