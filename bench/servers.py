@@ -152,6 +152,16 @@ def nginx_proxy(workdir: Path, upstream_port: int) -> Iterator[Target]:
         yield target
 
 
+@contextmanager
+def python_floor(workdir: Path, upstream_port: int) -> Iterator[Target]:
+    """The least a Python relay does per request (``bench/floor_relay.py``)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.floor_relay", str(port), str(upstream_port)]
+    log = workdir / "python-floor.log"
+    with _process("python-floor", argv, port, SUT_CPU, log) as target:
+        yield target
+
+
 def modsec_rules(workdir: Path) -> Path:
     """Debian's ModSecurity settings, blocking, with Debian's CRS at PL 1."""
     rules = workdir / "modsec-main.conf"

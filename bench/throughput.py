@@ -1,8 +1,9 @@
 """Throughput and latency, side by side, in one run: ``scripts/bench``.
 
 Compares the bare upstream, nginx as a plain reverse proxy, nginx +
-ModSecurity + OWASP CRS (Debian's packages) and vaultgate (detection off,
-and with full inspection) for a small GET and a 1 KB JSON POST, with wrk.
+ModSecurity + OWASP CRS (Debian's packages), the floor of any Python relay
+(``bench/floor_relay.py``) and vaultgate (detection off, and with full
+inspection) for a small GET and a 1 KB JSON POST, with wrk.
 Reports requests per second, p50/p99 latency, CPU time per request of the
 system under test, and the ratios that matter; the machine is shared and
 noisy, so only figures from the same run are compared.
@@ -173,6 +174,7 @@ def targets(
     table: list[tuple[str, Callable[[], AbstractContextManager[servers.Target]]]] = [
         ("nginx", lambda: servers.nginx_proxy(workdir, upstream_port)),
         ("nginx+modsec+crs", lambda: servers.modsec_proxy(workdir, upstream_port)),
+        ("python-floor", lambda: servers.python_floor(workdir, upstream_port)),
         ("vaultgate-off", vg("vaultgate-off")),
         ("vaultgate-inspect", vg("vaultgate-inspect")),
         ("vaultgate-model", vg("vaultgate-model")),
@@ -201,7 +203,9 @@ def ratios(results: list[Result]) -> str:
     by = {(r.target, r.workload): r for r in results}
     lines = ["| ratio | workload | throughput | p99 |", "|---|---|---:|---:|"]
     pairs = [
+        ("python-floor", "nginx"),
         ("vaultgate-off", "nginx"),
+        ("vaultgate-off", "python-floor"),
         ("vaultgate-inspect", "nginx"),
         ("vaultgate-inspect", "nginx+modsec+crs"),
         ("vaultgate-model", "vaultgate-nomodel"),
