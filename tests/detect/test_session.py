@@ -24,6 +24,9 @@ def get(target: bytes, referer: bytes | None = None) -> bytes:
         get(b"/auth?laravel_session=eyJpdiI6", b"https://evil.example/"),
         get(b"/login?sessionid=abc123", b"https://attacker.example/"),
         get(b"/login.asp?ASPSESSIONIDQQGGGNCG=GKFPMNAB"),
+        # Percent-encoded names decode to the same parameter.
+        get(b"/login?j%73essionid=74B0CB414BD77D17B5680A6386EF1666"),
+        get(b"/login?PHP%53ESSID=abc123", b"https://attacker.example/"),
     ],
 )
 def test_planted_session_ids_fire(raw: bytes) -> None:

@@ -86,9 +86,10 @@ _HINTS = ("sess", "sid", "cfid", "token", "cakephp")
 def check_session(request: Request, paranoia: int) -> list[Finding]:
     """A finding per session-id parameter that did not come from this site."""
     if not request.body:
-        # The common GET: a few substring tests on the query, no parsing.
+        # The common GET: a few substring tests on the query, no parsing;
+        # a '%' may spell a hint ("j%73essionid"), so that query is parsed.
         query = request.query.lower()
-        if not any(hint in query for hint in _HINTS):
+        if "%" not in query and not any(hint in query for hint in _HINTS):
             return []
     planted = [
         (kind, name)
