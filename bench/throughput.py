@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -222,27 +223,79 @@ def ratios(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def one_round(
+    work: Path,
+    upstream_port: int,
+    scripts: dict[str, Path],
+    only: set[str] | None,
+    args: argparse.Namespace,
+) -> list[Result]:
+    """Every target once, one after the other."""
+    results: list[Result] = []
+    if only is None or "upstream" in only:
+        with servers.upstream(work, cpu=servers.SUT_CPU) as bare:
+            bare.name = "bare upstream"
+            results += measure(bare, scripts, args.seconds, args.connections)
+    for _name, start in targets(work, upstream_port, only):
+        with start() as target:
+            results += measure(target, scripts, args.seconds, args.connections)
+    return results
+
+
+def medians(results: list[Result]) -> list[Result]:
+    """One result per target and workload: the median of each figure.
+
+    Rounds are interleaved, so a slow minute of the shared machine lands
+    on every target alike and the median sets it aside.
+    """
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.target, r.workload), []).append(r)
+    merged = []
+    for (target, workload), runs in groups.items():
+        merged.append(
+            Result(
+                target,
+                workload,
+                statistics.median(r.rps for r in runs),
+                statistics.median(r.p50_ms for r in runs),
+                statistics.median(r.p99_ms for r in runs),
+                statistics.median(r.cpu_us_per_req for r in runs),
+                sum(r.requests for r in runs),
+                sum(r.errors for r in runs),
+                sum(r.non_2xx for r in runs),
+            )
+        )
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--only", help="comma-separated target names")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every target this many times, interleaved; report the medians",
+    )
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
     results: list[Result] = []
     with servers.workdir() as work:
         scripts = write_lua(work)
         with servers.upstream(work) as up:
-            if only is None or "upstream" in only:
-                with servers.upstream(work, cpu=servers.SUT_CPU) as bare:
-                    bare.name = "bare upstream"
-                    results += measure(bare, scripts, args.seconds, args.connections)
-            for _name, start in targets(work, up.port, only):
-                with start() as target:
-                    results += measure(target, scripts, args.seconds, args.connections)
+            for _round in range(args.rounds):
+                results += one_round(work, up.port, scripts, only, args)
+    results = medians(results)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"## {stamp}, {args.seconds} s per run, {args.connections} connections\n")
+    rounds = f", median of {args.rounds} interleaved rounds" if args.rounds > 1 else ""
+    print(
+        f"## {stamp}, {args.seconds} s per run, {args.connections} connections"
+        f"{rounds}\n"
+    )
     print(markdown(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
