@@ -41,6 +41,16 @@ def forms(text: str, kind: str = "query") -> list[str]:
         ("a\x00b", "ab"),
         ("Jam%F3n", "Jamón"),  # ISO-8859-1 escapes of old shops
         ("%26lt%3Bb%26gt%3B", "<b>"),  # percent, then HTML
+        # Named references that spell punctuation, in any letter case.
+        ("ja&Tab;vascript&colon;", "ja\tvascript:"),
+        ("ja&tab;vascript:", "ja\tvascript:"),
+        ("v&newline;b&TAB;script&Colon;", "v\nb\tscript\u2237"),  # exact case: U+2237
+        ("alert&LPAR;1&rpar;", "alert(1)"),
+        ("&lt;img src&equals;x&sol;&gt;", "<img src=x/>"),
+        ("ja%26tab%3Bvascript%3A", "ja\tvascript:"),  # percent, then the reference
+        ("&amp;newline;", "\n"),  # two rounds
+        ("R&D; Tab & co", "R&D; Tab & co"),
+        ("&tab without a semicolon", "&tab without a semicolon"),
         ("100%", "100%"),
         ("50% off & more", "50% off & more"),
     ],
@@ -182,6 +192,31 @@ def test_text_without_escapes_is_left_alone(text: str) -> None:
 )
 def test_one_round_of_percent_encoding_is_undone(text: str) -> None:
     assert decode(quote(text, safe="")) == text
+
+
+# Named references in all-lower or all-upper case (neither is another
+# standard name with a different meaning) decode to their character.
+_REFERENCE_CHARS = {
+    "tab": "\t", "newline": "\n", "colon": ":", "lpar": "(", "rpar": ")",
+    "sol": "/", "grave": "`", "quot": '"', "apos": "'", "lt": "<", "gt": ">",
+    "equals": "=", "semi": ";", "excl": "!", "lsqb": "[", "rcub": "}",
+}  # fmt: skip
+_PIECE = st.one_of(
+    st.sampled_from(sorted(_REFERENCE_CHARS)).flatmap(
+        lambda name: st.sampled_from([name, name.upper()])
+    ),
+    st.text(alphabet="ghijklmnopqrstvwyz ;#", max_size=4).map(lambda t: "=" + t),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECE, max_size=12))
+def test_named_references_decode_in_any_case(pieces: list[str]) -> None:
+    raw = "".join(p[1:] if p[0] == "=" else f"&{p};" for p in pieces)
+    plain = "".join(
+        p[1:] if p[0] == "=" else _REFERENCE_CHARS[p.lower()] for p in pieces
+    )
+    assert decode(raw) == plain
 
 
 # The fast path of expand_all (one look at all the text, cheap Base64 tests)

@@ -4,7 +4,9 @@ How this works.  ``expand`` turns one extracted value into the few
 distinct texts worth scanning, cheapest first:
 
 1. the *decoded* form: percent-escapes (``%uXXXX`` and UTF-8 overlongs such
-   as ``%c0%af`` included), HTML character references and JavaScript
+   as ``%c0%af`` included), HTML character references (and the named ones
+   that spell punctuation in any letter case, ``&TAB;`` ``&colon;``
+   ``&LPar;``, see ``_LENIENT_NAMES``) and JavaScript
    ``\\uXXXX`` / ``\\u{X}`` / ``\\xXX`` escapes, repeated while they change, at
    most ``MAX_DECODE_ROUNDS`` times, then NUL bytes removed.  An attacker
    who encodes twice is decoded twice; one who encodes four times sends a
@@ -35,6 +37,7 @@ import binascii
 import html
 import re
 import unicodedata
+from html.entities import html5
 from operator import itemgetter
 from urllib.parse import unquote_to_bytes
 
@@ -80,6 +83,25 @@ _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 # code points that have a shorter one, e.g. C0 AF for "/".
 _OVERLONG = re.compile(
     rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f][\x80-\xbf]|\xf0[\x80-\x8f][\x80-\xbf]{2}"
+)
+# HTML5 named references an injection uses to hide the characters that
+# build a tag, a scheme or a call ("ja&Tab;vascript&colon;", "alert&lpar;1)").
+# The standard spells each in one letter case; filters and some parsers
+# match them in any case, so every case is decoded here (the exact-case name
+# keeps its standard meaning: "&Colon;" is U+2237).  A few dozen names, not
+# the 2,231 of the standard: the rest are letters and symbols no attack needs.
+_LENIENT_NAMES = {
+    "tab": "\t", "newline": "\n", "nbsp": "\xa0", "colon": ":", "semi": ";",
+    "comma": ",", "period": ".", "lpar": "(", "rpar": ")", "lsqb": "[",
+    "rsqb": "]", "lbrack": "[", "rbrack": "]", "lcub": "{", "rcub": "}",
+    "lbrace": "{", "rbrace": "}", "sol": "/", "bsol": "\\", "grave": "`",
+    "quot": '"', "apos": "'", "lt": "<", "gt": ">", "equals": "=", "excl": "!",
+    "quest": "?", "num": "#", "dollar": "$", "percnt": "%", "plus": "+",
+    "ast": "*", "midast": "*", "vert": "|", "verbar": "|", "lowbar": "_",
+    "commat": "@", "hat": "^",
+}  # fmt: skip
+_LENIENT_REFERENCE = re.compile(
+    "&(" + "|".join(sorted(_LENIENT_NAMES, key=len, reverse=True)) + ");", re.I
 )
 _JS_ESCAPE = re.compile(
     r"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})"
@@ -238,12 +260,25 @@ def decode(text: str, rounds: int = MAX_DECODE_ROUNDS, plus: bool = False) -> st
         if "%" in text:
             text = percent_decode(text)
         if "&" in text:
-            text = html.unescape(text)
+            text = html.unescape(_lenient_references(text))
         if "\\u" in text or "\\x" in text:
             text = _JS_ESCAPE.sub(_js_char, text)
         if text == before:
             break
     return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _lenient_references(text: str) -> str:
+    """``&TAB;``, ``&Colon;`` ... decoded whatever their letter case."""
+    if ";" not in text:
+        return text
+    return _LENIENT_REFERENCE.sub(_lenient_char, text)
+
+
+def _lenient_char(match: re.Match[str]) -> str:
+    name = match.group(1)
+    exact = html5.get(name + ";")
+    return exact if exact is not None else _LENIENT_NAMES[name.lower()]
 
 
 def percent_decode(text: str) -> str:
