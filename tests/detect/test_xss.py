@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.detect.family_cases import benign_values
+from tests.detect.family_cases import benign_values, rule_ids
 from tests.detect.inspect_kit import fired, prefilter_hits
 from vaultgate.detect import xss
 from vaultgate.detect.base import Value
@@ -81,6 +81,24 @@ MUST_FIRE = [
     (" onwebkitplaybacktargetavailabilitychanged=", "xss.handler"),
     # JSFuck whose "+" a form turned into spaces.
     ("(![] [])[ ! []]", "xss.jsfuck"),
+    # A scheme split by named references browsers drop inside it, in any
+    # letter case: it counts with no code after the colon.
+    ("ja&Tab;vascript:", "xss.url"),
+    ("ja%26tab%3Bvascript%3A%20", "xss.url"),
+    ("v&newline;b&tab;s&newline;c&newline;r&tab;i&tab;p&newline;t&colon;:", "xss.url"),
+    ("<a href='jav&#x09;ascript:'>x</a>", "xss.url"),
+    ("javascript&colon;alert&lpar;1&rpar;", "xss.url"),
+    # An event this list does not know, where the value ends an attribute
+    # or calls code.
+    ("  onabcdefgh= ", "xss.handler"),
+    ("x onbeforematch=alert(1)", "xss.handler"),
+    ("<x oncommandfor=alert(1)>", "xss.handler"),
+    # <link ...href> loads a stylesheet or import, however it is spelled.
+    ("<link / asdf href  /= ", "xss.tag"),
+    ("<link rel=import href=//evil.example/x.html>", "xss.tag"),
+    # <?import loads an IE behaviour.
+    ("<?import implementation =", "xss.tag"),
+    ("&lt;?import namespace=t implementation=#default#time2&gt;", "xss.tag"),
 ]
 
 # Prose with HTML and script words, angle brackets, e-mail addresses, code
@@ -138,6 +156,22 @@ MUST_NOT_FIRE = [
     "Zoë ❤️ <3 a<b>c",
     "Encode it with btoa (base64)",
     "improve `btoa` performance (Node 22)",
+    # Paranoia 2-4 fragments that prose and data also hold (the rules of
+    # EAGER_TESTS below fire on them at higher levels only).
+    "Set online=true",
+    "Status: online = yes",
+    "Base64 VGhhbmtzLCBmb3Ig/onafe=",
+    "  onthisisaverylongwordthathasmorethanfiftycharactersss= ",
+    "<img> and <svg> tags are stripped",
+    "eval(peer review) in May",
+    "data: text, <b>",
+    "+!![]",
+    "<p class=note>",
+    "see window.status in the docs",
+    "List<String> x",
+    "R&D; Tab & co: ja&tab vascript",
+    "<?xml version='1.0'?><a/>",
+    "Java\tScript is not a scheme",
 ]
 
 
@@ -149,6 +183,53 @@ def test_xss_fires(payload: str, rule_id: str) -> None:
 @pytest.mark.parametrize("text", MUST_NOT_FIRE + benign_values())
 def test_ordinary_text_passes(text: str) -> None:
     assert fired(RULES, text) == set()
+
+
+# (payload, rule, paranoia level): each fires at its level and above, and
+# never below it (each payload also passes at paranoia 1, see MUST_NOT_FIRE
+# for their benign look-alikes).
+EAGER_TESTS = [
+    ("Set online=true", "xss.handler_any", 2),
+    ("x1onmouseover=f", "xss.handler_any", 2),
+    ("<img> and <svg> tags are stripped", "xss.tag_name", 2),
+    ("<svg", "xss.tag_name", 2),
+    ("< iframe", "xss.tag_name", 2),
+    ("eval(peer review) in May", "xss.sink_any", 2),
+    ("btoa()", "xss.sink_any", 2),
+    ("x=new Function", "xss.sink_any", 2),
+    ("data:,<b>hi</b>", "xss.data_markup", 2),
+    (" data: , <x>", "xss.data_markup", 2),
+    ("data:text/plain;charset=utf-8,<b>", "xss.data_markup", 2),
+    ("+!![]", "xss.jsfuck_fragment", 2),
+    ("<p class=note>", "xss.tag_attribute", 3),
+    ("see window.status in the docs", "xss.dom_access", 3),
+    ("el.innerHTML", "xss.dom_access", 3),
+    ("List<String> x", "xss.any_tag", 4),
+]
+
+
+@pytest.mark.parametrize(("payload", "rule_id", "level"), EAGER_TESTS)
+def test_eager_rules_fire_at_their_level_only(
+    payload: str, rule_id: str, level: int
+) -> None:
+    for paranoia in range(1, 5):
+        fires = rule_id in rule_ids(payload, "query", "q", paranoia)
+        assert fires == (paranoia >= level), (paranoia, payload)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Condition=new",  # "on" inside a word
+        "<b>bold</b> move",
+        "Evaluation (Q3)",
+        "data: 5 items",
+        "data: text, <b>",
+        "![](a.png)",
+    ],
+)
+def test_eager_rules_pass_prose_at_paranoia_2(text: str) -> None:
+    assert not {r for r in rule_ids(text, "query", "q", 2) if r.startswith("xss.")}
 
 
 @pytest.mark.parametrize("kind", ["query", "form", "cookie", "header", "path", "xml"])

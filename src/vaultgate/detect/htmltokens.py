@@ -7,8 +7,11 @@ states of the HTML standard closely enough for our purpose: names run to
 whitespace, ``/``, ``>`` or ``=``; spaces may surround ``=``; a value is
 quoted (to the matching quote) or unquoted (to whitespace or ``>``).  A tag
 left open at the end of the value still counts: the page's own ``>`` closes
-it.  "<3", "a < b" and "<$" open no tag; "x<y>z" and "<john@example.com>"
-open tags without attributes, which the XSS check finds harmless.
+it.  ``<?import`` is read as the tag ``import``, as old Internet Explorer
+read it (it loads a behaviour); other ``<?`` processing instructions, such
+as ``<?xml``, are bogus comments to a browser and open no tag.  "<3",
+"a < b" and "<$" open no tag; "x<y>z" and "<john@example.com>" open tags
+without attributes, which the XSS check finds harmless.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 MAX_TAGS = 64
 MAX_ATTRIBUTES = 32
 
-_TAG_OPEN = re.compile(r"<(/?)([a-zA-Z][^\s/>\x00]*)")
+_TAG_OPEN = re.compile(r"<(/?)(?:\?(?=(?i:import)\b))?([a-zA-Z][^\s/>\x00]*)")
 _SEPARATORS = re.compile(r"[\s/]*")
 _ATTR_NAME = re.compile(r"[^\s/>=]+|=[^\s/>=]*")
 _SPACES = re.compile(r"\s*")

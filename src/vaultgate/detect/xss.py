@@ -58,11 +58,21 @@ _EVENT_NAMES = (
     "datasetchanged dataavailable cellchange controlselect zoom beforeeditfocus"
 )
 EVENTS = frozenset(_EVENT_NAMES.split())
+# The longest handler name an unknown event may have: the longest known one
+# ("onwebkitplaybacktargetavailabilitychanged", 41) with room to grow.
+MAX_HANDLER_NAME = 48
 HANDLERS = frozenset("on" + event for event in EVENTS)
 # Tags that run or load code whatever their attributes.
 LOADING_TAGS = frozenset(
     {"script", "iframe", "frame", "frameset", "object", "embed", "applet"}
     | {"base", "isindex", "import", "portal", "xss", "xml", "style", "vmlframe"}
+)
+# Elements a payload opens to carry a handler or show forged content; only
+# the paranoia 2 rules look at them without an attribute.
+_ACTIVE_ELEMENTS = frozenset(
+    {"svg", "math", "img", "image", "video", "audio", "source", "body", "html"}
+    | {"form", "input", "button", "textarea", "select", "details", "marquee"}
+    | {"animate", "set", "template", "xmp", "noscript", "keygen", "bgsound"}
 )
 # Tags that load code only through their attributes (checked below).
 _ATTRIBUTE_TAGS = frozenset({"meta", "link"})
@@ -87,6 +97,10 @@ _WORDLIKE_SINKS = frozenset(
 
 # Characters browsers drop inside a URL scheme ("java\tscript:").
 _SCHEME_NOISE = re.compile(r"[\t\n\r]")
+# A scheme name with a tab or line break between two of its letters
+# ("ja\tvascript:", "v\nb\tscript:"): browsers drop them, so only a payload
+# hiding the scheme from filters writes one, and it counts with no code.
+_SPLIT_SCHEME = re.compile(r"[a-z][\t\n\r]+[a-z]", re.I | re.A)
 _SCHEME = re.compile(
     r"^[\x00-\x20]*(?:(?:java|vb|live)script|data|mocha):", re.I | re.A
 )
@@ -99,6 +113,7 @@ _DATA_ACTIVE = re.compile(
 _CODE = re.compile(r"[\w$\])]\s*[(`]|[\w$\]]\s*=[^=]|\w\.\w+\s*\(|[\\\[<]")
 _HARMLESS_CODE = re.compile(r"^\s*(?:void\s*\(?\s*0\s*\)?|;)?\s*;?\s*$", re.I)
 _ATTRIBUTE_BREAKOUT = re.compile(r"(?:^|[\s\"'`/])(on[a-z]+)\s*=\s*", re.I | re.A)
+_BLANKS = " \t\n\r\f\v\"'`"
 _UNQUOTED_VALUE = re.compile(r"[\"'`][^\"'`]*|[^\s>]*")
 _CODE_CHARS = re.compile(r"[(`=.;\[{]")
 _URL_ATTRIBUTE = re.compile(
@@ -193,8 +208,12 @@ def _tags(created: list[Tag], found: set[str]) -> None:
 
 def _attribute(tag: str, name: str, value: str | None, found: set[str]) -> None:
     if value is None:
-        return  # no "=": a boolean attribute carries no code
-    if name in HANDLERS:
+        # No "=": a boolean attribute carries no code, but "<link ... href"
+        # is the start of a stylesheet or import whatever follows.
+        if tag in _ATTRIBUTE_TAGS and name in _ATTRIBUTE_TAG_TRIGGERS:
+            found.add("tag")
+        return
+    if name in HANDLERS or (_unknown_handler(name) and _JS_CALL.search(value)):
         # Even "<x onend=" with no value: the page's next text becomes it.
         found.add("handler")
     elif name in URL_ATTRIBUTES and _active_url(value):
@@ -209,6 +228,8 @@ def _attribute(tag: str, name: str, value: str | None, found: set[str]) -> None:
 
 def _active_url(value: str) -> bool:
     """A javascript:, vbscript: or active data: URL."""
+    if _split_scheme(value):
+        return True
     value = _SCHEME_NOISE.sub("", value)
     if "url=" in value.lower():
         # <meta content="0;url=javascript:...">
@@ -221,24 +242,48 @@ def _active_url(value: str) -> bool:
     return _HARMLESS_CODE.match(value[match.end() :]) is None
 
 
+def _unknown_handler(name: str) -> bool:
+    """``on`` and 3-48 letters: a handler this list may not know yet."""
+    return 5 <= len(name) <= MAX_HANDLER_NAME and name[:2] == "on" and name.isalpha()
+
+
 def _breaks_attribute(text: str) -> bool:
     """An event handler after a quote, space or slash: ``" onfocus=f()``."""
     for match in _ATTRIBUTE_BREAKOUT.finditer(text):
-        if match.group(1).lower() not in HANDLERS:
+        name = match.group(1).lower()
+        known = name in HANDLERS
+        if not known and (
+            not _unknown_handler(name) or text[match.start()] not in _BLANKS
+        ):
+            # An unknown name counts after a space or a quote only: "/onafe="
+            # ends many a Base64 string or URL.
             continue
-        if text[match.start()] in "\"'`":
-            return True  # a quote closed the attribute: '"onzoom='
         if not text[match.end() :].strip():
-            return True  # "  onload= " ends the value: the page supplies the code
+            # "  onload= " ends the value: the page supplies the code.  An
+            # unknown name too: browsers add events faster than lists do.
+            return True
+        if known and text[match.start()] in "\"'`":
+            return True  # a quote closed the attribute: '"onzoom='
         code = _UNQUOTED_VALUE.match(text, match.end())
-        # "onload = ready" is prose; a handler that runs code has some.
-        if code is not None and _CODE_CHARS.search(code.group()):
+        if code is None:
+            continue
+        # "onload = ready" is prose; a handler that runs code has some, and
+        # a name no browser is known to fire needs a call.
+        if _CODE_CHARS.search(code.group()) if known else _JS_CALL.search(code.group()):
             return True
     return False
 
 
+def _split_scheme(text: str) -> bool:
+    """The value opens with a script scheme split by tabs or line breaks."""
+    match = _NOISY_SCHEME.match(text)
+    return match is not None and _SPLIT_SCHEME.search(match.group()) is not None
+
+
 def _url_value(text: str) -> bool:
     """The value is, or sets an attribute to, a URL that runs code."""
+    if _split_scheme(text):
+        return True
     cleaned = _SCHEME_NOISE.sub("", text)
     match = _SCHEME.match(cleaned)
     if match is not None:
@@ -304,6 +349,12 @@ _SCHEMES = "|".join(
     _scheme_re(word)
     for word in ("javascript", "vbscript", "livescript", "data", "mocha")
 )
+_NOISY_SCHEME = re.compile(
+    r"[\x00-\x20]*(?:"
+    + "|".join(_scheme_re(w) for w in ("javascript", "vbscript", "livescript"))
+    + ")",
+    re.I | re.A,
+)
 _TAG_NAMES = "|".join(sorted(LOADING_TAGS | _ATTRIBUTE_TAGS))
 _HANDLER_NAMES = "|".join(sorted(EVENTS))
 
@@ -319,7 +370,10 @@ RULES = (
     Rule(
         id="xss.handler",
         family="xss",
-        pattern=r"\bon(?:" + _HANDLER_NAMES + r")\s*=",
+        pattern=(
+            r"\bon(?:" + _HANDLER_NAMES + r")\s*="
+            r"|(?:^|[\s\"'`/])on[a-z]{3}[a-z]*\s*="
+        ),
         score=5,
         confirm=_confirm("handler"),
         description="an event handler attribute (onerror=, onload= ...)",
@@ -327,7 +381,7 @@ RULES = (
     Rule(
         id="xss.tag",
         family="xss",
-        pattern=r"<(?:[a-z][^\s/>\x00]*:)?(?:" + _TAG_NAMES + r")|\bsrcdoc\b",
+        pattern=r"<\??(?:[a-z][^\s/>\x00]*:)?(?:" + _TAG_NAMES + r")|\bsrcdoc\b",
         score=5,
         confirm=_confirm("tag"),
         description="a tag that loads or runs code (iframe, object, embed ...)",
@@ -377,4 +431,84 @@ RULES = (
     ),
 )
 
-register_rules(*RULES)
+# Paranoia 2-4: fragments that build an XSS payload without showing that
+# the value leaves its text context.  Each is a step a payload needs and
+# ordinary API data rarely holds; the cost of each level is measured in
+# docs/benchmarks.md.
+_EAGER_TAGS = "|".join(sorted(LOADING_TAGS | _ATTRIBUTE_TAGS | _ACTIVE_ELEMENTS))
+EAGER_RULES = (
+    Rule(
+        id="xss.handler_any",
+        family="xss",
+        pattern=(
+            r"(?:^|[^a-z0-9_])on[a-z]{3}[a-z]*\s*=|on(?:" + _HANDLER_NAMES + r")\s*="
+        ),
+        score=5,
+        paranoia=2,
+        description="any on<word>= after a non-letter, or a known handler anywhere",
+    ),
+    Rule(
+        id="xss.tag_name",
+        family="xss",
+        pattern=r"<\s*(?:" + _EAGER_TAGS + r")(?:[\s/>]|$)",
+        score=5,
+        paranoia=2,
+        description="a tag of an element that runs, loads or shows content",
+    ),
+    Rule(
+        id="xss.sink_any",
+        family="xss",
+        pattern=(
+            r"\b(?:eval|settimeout|setinterval|execscript|btoa|atob|fromcharcode)"
+            r"\s*\(|\bnew\s+function\b|\bfunction\s*\(\s*\)"
+        ),
+        score=5,
+        paranoia=2,
+        description="a call of eval, setTimeout, atob, btoa ... whatever its arguments",
+    ),
+    Rule(
+        id="xss.data_markup",
+        family="xss",
+        pattern=(
+            r"\bdata\s*:\s*(?:[\w.+-]+/[\w.+-]+)?(?:\s*;\s*[\w.+-]+(?:=[\w.+-]+)?)*"
+            r"\s*,\s*<[a-z!?/]"
+        ),
+        score=5,
+        paranoia=2,
+        description="a data: URL whose content is markup, whatever its type",
+    ),
+    Rule(
+        id="xss.jsfuck_fragment",
+        family="xss",
+        pattern=r"^[\s\[\]()!+]*(?:!\[\]|\+\[\]|\[\]\+)[\s\[\]()!+]*$",
+        score=5,
+        paranoia=2,
+        description="a value made of JSFuck symbols alone: +!![]",
+    ),
+    Rule(
+        id="xss.tag_attribute",
+        family="xss",
+        pattern=r"<[a-z][\w:-]*[\s/]+[^\s/>=\x00]+\s*=",
+        score=5,
+        paranoia=3,
+        description="any tag with an attribute: <p class=",
+    ),
+    Rule(
+        id="xss.dom_access",
+        family="xss",
+        pattern=r"\b(?:document|window)\.[a-z_$]|\.(?:inner|outer)html\b",
+        score=5,
+        paranoia=3,
+        description="a member of document or window, or innerHTML",
+    ),
+    Rule(
+        id="xss.any_tag",
+        family="xss",
+        pattern=r"<[a-z][\w:-]*(?:[\s/>]|$)",
+        score=3,
+        paranoia=4,
+        description="any tag at all: <b>, <x",
+    ),
+)
+
+register_rules(*RULES, *EAGER_RULES)
