@@ -158,6 +158,19 @@ def test_many_parameters_at_and_over_the_limit(count: int, incomplete: str) -> N
     assert len(out.values) <= MAX_VALUES
 
 
+@pytest.mark.parametrize(("spare", "incomplete"), [(0, ""), (1, "values")])
+def test_json_leaves_fill_the_values_left_by_the_query(
+    spare: int, incomplete: str
+) -> None:
+    target = "/transfers?from=1001&to=2002&memo=rent"
+    before = len(extract(request(target)).values)
+    leaves = [f"line {i}" for i in range(MAX_VALUES - before + spare)]
+    body = json.dumps({"lines": leaves}).encode()
+    out = extract(request(target, body=body, content_type="application/json"))
+    assert out.incomplete == incomplete
+    assert len(out.values) == min(MAX_VALUES, before + len(leaves))
+
+
 def test_form_body() -> None:
     out = extract(
         request(

@@ -248,15 +248,16 @@ def _json_body(request: Request, out: Extraction, limits: Limits) -> None:
 
 def walk_json(document: Any, out: Extraction, limits: Limits) -> None:
     """Every key and string leaf of ``document``, depth-first, within limits."""
-    room = limits.values - len(out.values)
-    # The root container counts as the first level.
-    stopped = _walk(document, "$", limits.json_depth - 1, out.values, room)
+    # The root container counts as the first level; the values already
+    # taken (path, query, headers) count towards the same limit.
+    stopped = _walk(document, "$", limits.json_depth - 1, out.values, limits.values)
     if stopped:
         out.stop(stopped)
 
 
-def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> str:
-    """Append the values under ``node``; the limit that stopped it, or ""."""
+def _walk(node: Any, path: str, depth: int, values: list[Value], most: int) -> str:
+    """Append the values under ``node`` while ``values`` holds fewer than
+    ``most``; the limit that stopped it, or ""."""
     if depth < 0:
         return "json-depth"
     if isinstance(node, dict):
@@ -269,7 +270,7 @@ def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> s
         return ""
     append = values.append
     for key, child in items:
-        if len(values) >= room:
+        if len(values) >= most:
             return "values"
         # orjson builds exact dicts, lists and strings: type() is enough.
         kind = type(child)
@@ -286,7 +287,7 @@ def _walk(node: Any, path: str, depth: int, values: list[Value], room: int) -> s
         if leaf:
             append(_new(Value, ("json", child_path, child)))
         elif kind is dict or kind is list:
-            stopped = _walk(child, child_path, depth - 1, values, room)
+            stopped = _walk(child, child_path, depth - 1, values, most)
             if stopped:
                 return stopped
     return ""
