@@ -193,6 +193,20 @@ MUST_FIRE = [
     ("or json_depth('{}') != 2521", "sqli.tautology"),
     ("and my_udf(1) = 1", "sqli.tautology"),
     ("or f(x)--", "sqli.tautology"),
+    # CASE WHEN joined to a breakout by an operator: blind injection's
+    # switch (CRS's "case when" cases passed before).
+    ("' and (case when 1=1 then 1 else 0 end)=1", "sqli.case"),
+    ("1 AND (CASE WHEN (5=5) THEN 1 ELSE 0 END)=1", "sqli.case"),
+    ("' || (CASE WHEN 1=1 THEN 'a' ELSE 'b' END) || '", "sqli.case"),
+    ("1,(case when 1=1 then 1 else 1/(select 0) end)", "sqli.case"),
+    ("x) or case/**/when (select 1)=1 then 1 end", "sqli.case"),
+    ("1+and+(case+when+1%3D1+then+1+end)", "sqli.case"),
+    # The query's group closed and compared with a new one (passed before).
+    (") like (", "sqli.operator"),
+    (")like(", "sqli.operator"),
+    ("1) like (1", "sqli.operator"),
+    ("') LIKE ('%", "sqli.operator"),
+    ("x') = ('x", "sqli.operator"),
 ]
 
 # Realistic API values: names with apostrophes, prose with SQL words,
@@ -359,6 +373,22 @@ MUST_NOT_FIRE = [
     "Section 2.e.g. applies",
     "5 or 6 people =",
     "score 3 or more",
+    # Near the CASE and ") like (" checks.
+    "In case when you arrive then call me",
+    "It's the case when rent is due, then pay",
+    "Tom's, or case when 5 then",
+    "x' or case when you arrive then",
+    "case when condition1 then result1",
+    ":) like (:",
+    "I feel :) = (happy)",
+    "1) Like (Facebook page)",
+    "2 = (2+2)",
+    "(2) = (2",
+    "Payment for time (3 hours)",
+    "Date (of birth)",
+    "Pago de la factura (marzo) sin recargo",
+    "Miete für Mai (Wohnung) und Nebenkosten",
+    "Loyer de mai (appartement) ou garage",
 ]
 
 
@@ -473,6 +503,9 @@ _PIECES = [
     "true",
     "information_schema",
     "char",
+    "case",
+    "when",
+    "then",
     "concat",
     "except",
     "intersect",

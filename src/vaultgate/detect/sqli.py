@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from vaultgate.detect import sql_eager
 from vaultgate.detect.base import Rule, register_rules
 from vaultgate.detect.sqltokens import Token, tokenize
 
@@ -186,7 +187,10 @@ def _after_paren(low: str, found: set[str]) -> None:
     evidence (``mod(1,1);SET @a=0x..``): "foo() and bar()" is a sentence."""
     at = _unopened_paren(low)
     if at >= 0:
-        _after_operand(tokenize(low[at + 1 :]), 0, False, found)
+        tokens = tokenize(low[at + 1 :])
+        _after_operand(tokens, 0, False, found)
+        if _LONE_OPERAND.match(low, 0, at) and _group_compared(tokens, 0):
+            found.add("operator")
         return
     tokens = tokenize(low[low.find(")") + 1 :])
     if _kind(tokens, 0) == ";" and _kind(tokens, 1) == "S" and _statement(tokens, 1):
@@ -208,6 +212,22 @@ def _unopened_paren(low: str) -> int:
 
 
 _PARENS = re.compile(r"[()]")
+# What may stand before the ")" of ") like (": nothing, or one operand
+# ("1) like (1").  A smiley (":) = (") or a list ("see 1) = (2") is prose.
+_LONE_OPERAND = re.compile(r"\s*[\w'\"]*\s*$")
+
+
+def _group_compared(tokens: list[Token], i: int) -> bool:
+    """``) like (``, ``)=('a``: the query's group closed, compared with a
+    new group the query goes on to fill; "1) like (Facebook)" has a word."""
+    return (
+        _kind(tokens, i) == "="
+        and _kind(tokens, i + 1) == "("
+        and _kind(tokens, i + 2) in _GROUP_OPENERS
+    )
+
+
+_GROUP_OPENERS = frozenset({"", "n", "s", "q", "(", "S"})
 
 
 def _after_escaped_quotes(low: str, found: set[str]) -> None:
@@ -497,9 +517,27 @@ def _after_operand(tokens: list[Token], i: int, quoted: bool, found: set[str]) -
     elif kind == "S" and quoted and (_statement(tokens, i) or _batched(tokens, i)):
         # MSSQL runs a statement after a string with no ";" between.
         found.add("statement")
+    if _case_after(tokens, i):
+        found.add("case")
     if quoted and kind in _SQL_STARTS and tokens[-1].kind == "c":
         # "x'-email--": SQL after the quote, and the rest cut off.
         found.add("comment")
+
+
+def _case_after(tokens: list[Token], i: int) -> bool:
+    """``' and (case when 1=1 then``, ``1,(case when``: an operator joins the
+    breakout to a CASE whose condition is SQL (blind injection's switch).
+    "it's the case when" reaches no operator before "case"."""
+    start = i
+    while _kind(tokens, i) in _CASE_JOINERS and i - start < _MAX_CASE_JOIN:
+        i += 1
+    joined = any(t.kind != "(" for t in tokens[start:i])
+    return joined and _words(tokens, i, "case") and sql_eager.case_when(tokens, i + 1)
+
+
+_CASE_JOINERS = frozenset("o=a,(u")
+# Operators and parentheses between a breakout and CASE: "' || (" is two.
+_MAX_CASE_JOIN = 4
 
 
 def _batched(tokens: list[Token], i: int) -> bool:
@@ -619,6 +657,8 @@ def _compared(tokens: list[Token], i: int, quoted: bool) -> bool:
         return kind != "f" or quoted or tokens[i].text in DANGEROUS_FUNCTIONS
     if kind == "q":
         return quoted
+    if kind == "(" and quoted:
+        return _kind(tokens, i + 1) in _GROUP_OPENERS  # "') like ('%"
     return quoted and kind in _OPERAND and _kind(tokens, i + 1) in ("o", "c")
 
 
@@ -907,6 +947,14 @@ _JSON_OPERATOR = (
 
 RULES = (
     Rule(
+        id="sqli.case",
+        family="sqli",
+        pattern=r"\bcase" + _GAP + r"when\b[^\x00]*\bthen\b",
+        score=5,
+        confirm=_confirm("case"),
+        description="a literal closed, then an operator and CASE WHEN ... THEN",
+    ),
+    Rule(
         id="sqli.json_operator",
         family="sqli",
         pattern=_JSON_LITERAL + r"(?:::\s*jsonb?)?\s*(?:" + _JSON_OPERATOR + ")",
@@ -1055,4 +1103,5 @@ RULES = (
     ),
 )
 
-register_rules(*RULES)
+# The fragments a route at paranoia 2 to 4 also reports (``sql_eager``).
+register_rules(*RULES, *sql_eager.RULES)

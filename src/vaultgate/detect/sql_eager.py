@@ -1,0 +1,415 @@
+"""SQL injection fragments for routes at paranoia 2 to 4.
+
+How this works.  The paranoia-1 rules in ``sqli`` fire only when a value
+breaks out of a literal into SQL that does something.  A route whose
+policy raises ``inspection: {paranoia: N}`` asks for more: a value that is
+a *piece* of SQL (a function call, an operator standing alone, a CASE
+switch, a clause keyword pair) is reported too, at a known cost in false
+positives on unusual but honest values ("<=" sent by a filter builder, an
+"order by name" sort field).  Each rule still rejects prose: the SQL piece
+must stand where SQL would (at the value's start, after punctuation, a
+quote or a SQL word, never after an ordinary word), and no two operands
+may follow each other in it ("Date (of birth)", "time (3 hours)").
+
+Levels.  Paranoia 2: a call of a SQL function, an operator or IN-list
+standing alone, CASE WHEN ... THEN.  Paranoia 3: a call with odd
+punctuation before its "(", a leading quote followed by numbers and
+operators, a leading quote followed by a statement keyword or a logical
+operator, a clause keyword pair.  Paranoia 4: a long run of SQL
+punctuation.
+
+Prefilter guarantee: each confirm check only inspects what its rule's
+pattern found (the patterns name the function, keyword or quote the check
+starts from), so the pattern says "maybe" wherever the check says "yes".
+"""
+
+from __future__ import annotations
+
+import re
+
+from vaultgate.detect.base import Rule
+from vaultgate.detect.sqltokens import KEYWORDS, STATEMENTS, Token, tokenize
+
+# SQL functions whose names are not ordinary words in English, Spanish,
+# German or French: a string, math, date, crypto or information function
+# of MySQL, PostgreSQL, MSSQL, Oracle or SQLite.
+SQL_ONLY_FUNCTIONS = frozenset(
+    {"unhex", "md5", "sha1", "sha2", "crc32", "concat", "concat_ws", "substring"}
+    | {"substr", "ascii", "ord", "pow", "sqrt", "cos", "acos", "asin", "atan"}
+    | {"atan2", "cot", "ln", "log2", "log10", "ceil", "ceiling", "lcase"}
+    | {"ucase", "ltrim", "rtrim", "strcmp", "instr", "lpad", "rpad", "conv"}
+    | {"ifnull", "nullif", "isnull", "coalesce", "curdate"}
+    | {"curtime", "sysdate", "date_add", "date_sub", "datediff", "dayofweek"}
+    | {"from_unixtime", "unix_timestamp", "aes_encrypt", "aes_decrypt"}
+    | {"des_encrypt", "to_base64", "from_base64", "uncompress", "elt"}
+    | {"make_set", "export_set", "char_length", "octet_length", "bit_length"}
+    | {"lengthb", "datalength", "charindex", "patindex", "nchar"}
+    | {"quotename", "db_name", "user_name", "suser_name", "host_name"}
+    | {"object_id", "object_name", "col_name", "current_database"}
+    | {"current_schema", "current_user", "session_user", "system_user"}
+    | {"pg_backend_pid", "inet_server_addr", "chr", "to_char", "to_number"}
+    | {"rawtohex", "hextoraw", "nvl", "nvl2", "sqlite_version", "randomblob"}
+    | {"zeroblob", "typeof", "iif", "group_concat", "string_agg", "sha"}
+    | {"json_extract", "json_keys", "find_in_set", "substring_index"}
+    | {"sleep", "benchmark", "pg_sleep", "soundex"}
+)
+# SQL functions that are also words or names ("Date (of birth)", "Round
+# (2)", "sin (IVA)" in Spanish, "Rand (ZAR)", "Len (Leonard)"): their
+# arguments must hold a literal or a call, not words alone.
+WORD_FUNCTIONS = frozenset(
+    {"date", "time", "year", "month", "day", "hour", "minute", "second"}
+    | {"week", "quarter", "left", "right", "count", "max", "min", "sum", "avg"}
+    | {"round", "floor", "power", "position", "format", "insert", "replace"}
+    | {"repeat", "reverse", "space", "field", "default", "values", "user"}
+    | {"version", "password", "length", "trim", "lower", "upper", "sign"}
+    | {"sin", "char", "cast", "convert", "if", "log", "database", "schema"}
+    | {"compress", "encode", "decode", "encrypt", "truncate", "local", "mid"}
+    | {"extract", "mod", "collation", "charset", "rand", "abs", "len", "bin"}
+    | {"oct", "now", "least", "greatest", "tan", "hex", "pi", "exp", "locate"}
+)
+FUNCTIONS = SQL_ONLY_FUNCTIONS | WORD_FUNCTIONS
+
+# Words after which SQL goes on ("and hex(", "select md5("); any other word
+# before a call makes it part of a sentence ("Payment for time (3 hours)").
+_SQL_LEADS = frozenset(
+    {"and", "or", "xor", "not", "select", "where", "having", "by", "when"}
+    | {"then", "else", "union", "all", "like", "rlike", "regexp", "between"}
+    | {"div", "mod", "return", "distinct", "exists"}
+)
+# Characters after which SQL may go on: a quote closed, an operator, a
+# group opened, an argument separator.  "." and ":" end sentences.
+_SQL_LEAD_CHARS = frozenset("'\"`(,=<>|&+-*/%^~;@!")
+_OPERAND = frozenset("nsqbTv")
+# Words SQL writes between two operands ("convert(x using utf8)",
+# "interval 3 hour"); they do not make a phrase prose.
+_JOINING_WORDS = frozenset({"using", "interval", "as", "escape", "separator"})
+_SQL_WORDS = KEYWORDS | STATEMENTS | _SQL_LEADS | _JOINING_WORDS
+# Tokens of a call's arguments and its tail that the prose test reads.
+_MAX_CALL_TOKENS = 24
+# A value up to this long that starts with a quote may be a fragment;
+# a longer one is a message that happens to open with a quotation.
+MAX_FRAGMENT = 64
+
+
+def _prose(tokens: list[Token]) -> bool:
+    """Two ordinary words or a number and a word in a row: a phrase."""
+    kinds = ["K" if t.kind == "b" and t.text in _SQL_WORDS else t.kind for t in tokens]
+    return any(
+        a in _OPERAND and b in _OPERAND for a, b in zip(kinds, kinds[1:], strict=False)
+    )
+
+
+def _sql_position(text: str, start: int) -> bool:
+    """Whether SQL could go on at ``start``: the value's start, after an
+    operator or a quote, or after a SQL word; not after an ordinary word."""
+    before = text[:start].rstrip()
+    if not before:
+        return True
+    if before[-1] in _SQL_LEAD_CHARS:
+        return True
+    word = _LAST_WORD.search(before)
+    return word is not None and word.group().lower() in _SQL_LEADS
+
+
+_LAST_WORD = re.compile(r"[a-z_]+$", re.I)
+
+
+# -- function calls --------------------------------------------------------------
+
+_NAMES = "|".join(sorted(FUNCTIONS, key=len, reverse=True))
+# Between the name and "(": spaces, block comments, and the backslash an
+# escaping layer leaves ("md5\(").  The loose form also takes a few
+# characters of punctuation ("date]=(", "length||(").
+_TIGHT_GAP = r"(?:[\s\\]|/\*[^\x00]*?\*/)*"
+_LOOSE_GAP = r"[^\w\s\x00]{1,3}\s*"
+_CALL_TIGHT = re.compile(r"\b(" + _NAMES + r")" + _TIGHT_GAP + r"\(", re.I)
+_CALL_LOOSE = re.compile(r"\b(" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(", re.I)
+
+
+def _sql_call(text: str, calls: re.Pattern[str]) -> bool:
+    """A call of a SQL function where SQL could stand, with SQL arguments."""
+    return any(
+        _sql_position(text, m.start()) and _sql_arguments(m.group(1), text[m.end() :])
+        for m in calls.finditer(text)
+    )
+
+
+def _sql_arguments(name: str, rest: str) -> bool:
+    """The call's arguments and what follows hold no phrase; a function
+    named by a word needs more than one word as its argument."""
+    tokens = tokenize(rest.lower())[:_MAX_CALL_TOKENS]
+    if _prose(tokens):
+        return False
+    if name.lower() in SQL_ONLY_FUNCTIONS:
+        return True
+    closing = next((i for i, t in enumerate(tokens) if t.kind == ")"), len(tokens))
+    arguments = tokens[:closing]
+    return not arguments or any(
+        t.kind in _STRONG_ARGUMENTS or t.text == "*" for t in arguments
+    )
+
+
+# Argument tokens no phrase in parentheses has: a literal, a variable, a
+# call, a subquery, a list ("DD/MM/YYYY" is a format, not a division).
+_STRONG_ARGUMENTS = frozenset("nsqvf,(S")
+
+
+def sql_call(text: str) -> bool:
+    """``hex(``, ``round(1.5)``, ``'||md5(1)``: a SQL function called."""
+    return _sql_call(text, _CALL_TIGHT)
+
+
+def sql_call_loose(text: str) -> bool:
+    """``date]=(``, ``length||(``: a call with punctuation before "("."""
+    return _sql_call(text, _CALL_LOOSE)
+
+
+# -- CASE WHEN -------------------------------------------------------------------
+
+
+def case_when(tokens: list[Token], i: int) -> bool:
+    """``WHEN <condition> THEN`` at ``tokens[i]`` with a condition SQL could
+    test: a comparison or a literal, no phrase ("when you arrive then")."""
+    if i >= len(tokens) or tokens[i].text != "when":
+        return False
+    end = i + 1
+    while end < len(tokens) and tokens[end].text != "then":
+        end += 1
+    condition = tokens[i + 1 : end]
+    if end == len(tokens) or not condition or len(condition) > _MAX_CONDITION:
+        return False
+    kinds = [t.kind for t in condition]
+    tested = "=" in kinds or kinds in (["n"], ["T"], ["(", "n", ")"])
+    return tested and not _prose(condition)
+
+
+# Tokens in a CASE condition the check reads; "(1=1)" or "(select ...)=1"
+# are short, a sentence between "when" and "then" is long.
+_MAX_CONDITION = 24
+
+
+def case_switch(text: str) -> bool:
+    """``case when condition1 then``, ``) when 234 then``: a CASE switch
+    where SQL could stand; "in case when you arrive then" is a sentence."""
+    low = text.lower()
+    for match in _CASE.finditer(low):
+        if match.group(1) == ")":
+            if "(" in low[: match.start()]:
+                continue  # "(see above) when ready then go": its own group
+        elif not _sql_position(low, match.start()):
+            continue
+        tokens = tokenize(low[match.end() :])
+        if case_when(tokens, 0) or _named_condition(tokens):
+            return True
+    return False
+
+
+_CASE = re.compile(r"(\bcase\b|\))\s*(?=when\b)")
+
+
+def _named_condition(tokens: list[Token]) -> bool:
+    """``when condition1 then``: one column or literal as the condition."""
+    return (
+        len(tokens) >= 3
+        and tokens[0].text == "when"
+        and tokens[1].kind in _OPERAND
+        and tokens[2].text == "then"
+    )
+
+
+# -- a quote, then SQL ---------------------------------------------------------------
+
+
+def quote_then_literals(text: str) -> bool:
+    """``' , 10``, ``'', '', 13``, ```>65``, ``"2562*23``: a quote opens the
+    value and only literals, commas and operators follow, with a number."""
+    stripped = text.strip()
+    if len(stripped) > MAX_FRAGMENT or stripped[:1] not in _QUOTES:
+        return False
+    tokens = tokenize(stripped.lower())
+    if tokens and tokens[0].kind in ("q", "x"):
+        tokens = tokenize(stripped[1:].lower())  # the quote left open
+    # ":" joins the numbers of a time ("'0:0:6", WAITFOR's delay).
+    kinds = {"," if t.text == ":" else t.kind for t in tokens}
+    first = tokens[0].kind if tokens else ""
+    return (
+        kinds <= _LITERAL_KINDS
+        and "n" in kinds
+        and bool(kinds & _JOINERS)
+        and first in _LITERAL_STARTS
+    )
+
+
+_QUOTES = frozenset("'\"`")
+_LITERAL_KINDS = frozenset("nsq,=a()o;c")
+_JOINERS = frozenset(",=a")
+_LITERAL_STARTS = frozenset("n,=as")
+
+
+def quote_then_keyword(text: str) -> bool:
+    """``'alter a``, ``" UNION A``, ``' or xyz-``: a quote left open at the
+    value's start, then a statement, UNION or a logical operator; "'Select
+    all' is a button" closes its quotation."""
+    stripped = text.strip()
+    mark = stripped[:1]
+    if mark not in _QUOTES or mark in stripped[1:] or len(stripped) > MAX_FRAGMENT:
+        return False
+    tokens = tokenize(stripped[1:].lower())
+    opener = tokens[0] if tokens else None
+    if opener is None or not (opener.kind == "o" or opener.text in _QUOTED_STATEMENTS):
+        return False
+    return not _prose(tokens[1:])
+
+
+# Words that open an attack after a quote; "'Use this" and "'Do it" are
+# typos in a sentence, and SQL's other statements rarely follow a quote.
+_QUOTED_STATEMENTS = frozenset(
+    {"select", "insert", "update", "delete", "drop", "create", "alter"}
+    | {"truncate", "exec", "execute", "declare", "shutdown", "waitfor"}
+    | {"grant", "revoke", "union", "or", "and", "xor"}
+)
+
+
+# -- clause keywords -----------------------------------------------------------------
+
+
+def clause_pair(text: str) -> bool:
+    """``ORder by``, ``FROM t GROUP BY x``, ``insert into``: a value that
+    opens with two clause keywords and holds no phrase."""
+    low = text.strip().lower()
+    if len(low) > MAX_FRAGMENT * 2:
+        return False
+    match = _PAIR.match(low)
+    return match is not None and not _prose(tokenize(low[match.end() :]))
+
+
+_PAIR = re.compile(
+    r"[\s('\"`]*(?:order\s+by|group\s+by"
+    r"|union\s+(?:all|select|distinct)|drop\s+table|having\s+count"
+    r"|select\s+[\w*@`.,\s]{1,40}?\s+from|from\s+[\w`.\s]{1,40}?\s+"
+    r"(?:where|limit|group|order|having))\b"
+)
+
+
+# -- punctuation -------------------------------------------------------------------
+
+# A run of SQL punctuation this long ("'));--", "!@#$%^&*()-=") is an
+# injection probe or a fuzzer; shorter runs are emoticons and "?!".
+PUNCTUATION_RUN = 6
+
+
+def punctuation_run(text: str) -> bool:
+    """A run of mixed punctuation holding a mark that ends a literal or a
+    statement (a quote, ";", "#", "--"); one character repeated ("------",
+    "!!!!!!") is decoration, "((...)))" is code."""
+    return any(
+        len(set(run)) >= _MIXED and (not _ENDS.isdisjoint(run) or "--" in run)
+        for run in _RUN.findall(text)
+    )
+
+
+_PUNCTUATION = r"[!-/:-@\[-`{-~]{" + str(PUNCTUATION_RUN) + ",}"
+_RUN = re.compile(_PUNCTUATION)
+_MIXED = 3
+_ENDS = frozenset("'`;#")  # not JSON's '"'
+
+# What may follow an operator standing alone: one literal, then perhaps a
+# comment that cuts the query off.
+_OPERAND_SQL = (
+    r"(?:\s*(?:null|true|false|-?\d+(?:\.\d+)?|'[^'\x00]*'?))?\s*(?:--|#)?\s*$"
+)
+# Operators no sentence is made of alone; "like" and "or" alone are
+# reactions and search words.
+_ALONE = (
+    r"\|\||&&|<=>|!=|<>|>=|<=|==|<<|>>|->>?|rlike|regexp|xor|sounds\s+like"
+    r"|not\s+(?:like|regexp)|is\s+(?:not\s+)?null|like\s+null"
+)
+_IN_LITERAL = r"(?:-?\d+|'[^'\x00]*')"
+
+RULES = (
+    Rule(
+        id="sqli.call",
+        family="sqli",
+        pattern=r"\b(?:" + _NAMES + r")" + _TIGHT_GAP + r"\(",
+        score=5,
+        paranoia=2,
+        confirm=sql_call,
+        description="a SQL function called where SQL could stand (hex(, now())",
+    ),
+    Rule(
+        id="sqli.operator_alone",
+        family="sqli",
+        pattern=(
+            r"^\s*['\"`)]?\s*(?:"
+            + _ALONE
+            + ")"
+            + _OPERAND_SQL
+            + r"|^\s*['\"`)]\s*(?:notnull|isnull)"
+            + _OPERAND_SQL
+            + r"|^\s*(?:not\s+)?in\s*\(\s*$"
+            + r"|^\s*(?:not\s+)?in\s*\(\s*"
+            + _IN_LITERAL
+            + r"(?:\s*,\s*"
+            + _IN_LITERAL
+            + r")+\s*\)\s*$"
+        ),
+        score=5,
+        paranoia=2,
+        description="a value that is a SQL operator alone (<=>, IS NULL, IN (0,1))",
+    ),
+    Rule(
+        id="sqli.case_when",
+        family="sqli",
+        pattern=r"(?:\bcase\b|\))\s*when\b[^\x00]*\bthen\b",
+        score=5,
+        paranoia=2,
+        confirm=case_switch,
+        description="CASE WHEN ... THEN where SQL could stand",
+    ),
+    Rule(
+        id="sqli.call_loose",
+        family="sqli",
+        pattern=r"\b(?:" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(",
+        score=5,
+        paranoia=3,
+        confirm=sql_call_loose,
+        description="a SQL function name, punctuation, then '(' (date]=()",
+    ),
+    Rule(
+        id="sqli.quote_literals",
+        family="sqli",
+        pattern=r"^\s*['\"`]",
+        score=5,
+        paranoia=3,
+        confirm=quote_then_literals,
+        description="a quote opening the value, then only literals and operators",
+    ),
+    Rule(
+        id="sqli.quote_keyword",
+        family="sqli",
+        pattern=r"^\s*['\"`]\s*(?:" + "|".join(sorted(_QUOTED_STATEMENTS)) + r")\b"
+        r"|^\s*['\"`]\s*(?:\|\||&&)",
+        score=5,
+        paranoia=3,
+        confirm=quote_then_keyword,
+        description="a quote left open, then a statement keyword or AND/OR",
+    ),
+    Rule(
+        id="sqli.clause_pair",
+        family="sqli",
+        pattern=r"^[\s('\"`]*(?:order|group|union|drop|having|select|from)\b",
+        score=5,
+        paranoia=3,
+        confirm=clause_pair,
+        description="a value opening with a clause pair (order by, from t where)",
+    ),
+    Rule(
+        id="sqli.punctuation_run",
+        family="sqli",
+        pattern=_PUNCTUATION,
+        score=5,
+        paranoia=4,
+        confirm=punctuation_run,
+        description="a long run of punctuation, a probe or fuzzer input",
+    ),
+)
