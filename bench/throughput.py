@@ -68,7 +68,11 @@ def payment_body() -> str:
     return text + " " * max(0, 1024 - len(text.encode()))
 
 
-def write_lua(workdir: Path) -> dict[str, Path]:
+def write_lua(workdir: Path, paced: int = 0, connections: int = 50) -> dict[str, Path]:
+    """wrk scripts by workload name; with ``paced``, also each workload at
+    that many requests per second in all (every connection waits
+    ``connections / paced`` seconds before each request), so that targets
+    are compared at the same load, below every one's capacity."""
     headers = (
         'wrk.headers["User-Agent"] = "bank-mobile/5.2 (iPhone; iOS 18.1)"\n'
         'wrk.headers["Accept"] = "application/json"\n'
@@ -85,7 +89,16 @@ def write_lua(workdir: Path) -> dict[str, Path]:
         + 'wrk.headers["Content-Type"] = "application/json"\n'
         + f'wrk.body = "{body}"\n'
     )
-    return {"GET": get, "POST 1KB JSON": post}
+    scripts = {"GET": get, "POST 1KB JSON": post}
+    if paced:
+        wait_ms = connections * 1000 / paced
+        for name, script in list(scripts.items()):
+            slow = workdir / f"paced-{script.name}"
+            slow.write_text(
+                script.read_text() + f"function delay()\n  return {wait_ms:g}\nend\n"
+            )
+            scripts[f"{name} at {paced:,}/s"] = slow
+    return scripts
 
 
 def cpu_ticks(pids: list[int]) -> int:
@@ -276,6 +289,14 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated target names")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
+        "--paced",
+        type=int,
+        default=2000,
+        metavar="RATE",
+        help="also run each workload at RATE requests/s in all, for latency "
+        "at the same load (0: only at full load)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -285,7 +306,7 @@ def main() -> int:
     only = set(args.only.split(",")) if args.only else None
     results: list[Result] = []
     with servers.workdir() as work:
-        scripts = write_lua(work)
+        scripts = write_lua(work, args.paced, args.connections)
         with servers.upstream(work) as up:
             for _round in range(args.rounds):
                 results += one_round(work, up.port, scripts, only, args)
