@@ -17,6 +17,19 @@ LEVELS = (1, 2, 3, 4)
 # fragment an attacker sends to probe a query or a filter that strips
 # whole injections: a bare call, an operator, a CASE switch, a quote.
 MUST_FIRE = [
+    # A literal compared with itself, a variable set, a group closed.
+    ("b,1=1", "sqli.equal_literals", 2),
+    ("'admin', '1'='1'", "sqli.equal_literals", 2),
+    ("x',2=2--", "sqli.equal_literals", 2),
+    ("SET @OLD_SQL_NOTES", "sqli.variable", 2),
+    (">select @x", "sqli.variable", 2),
+    ("AND deleted = 0)", "sqli.chained_group", 2),
+    ("or user.role like 'admin')", "sqli.chained_group", 2),
+    ("something LIKE '", "sqli.open_comparison", 2),
+    ('x regexp "', "sqli.open_comparison", 2),
+    ("3 or ", "sqli.open_logic", 3),
+    ("/3 and(", "sqli.open_logic", 3),
+    ("2 union all", "sqli.clause_pair", 3),
     # Function calls: a name, perhaps a gap, "(" and SQL arguments or none.
     ("hex(", "sqli.call", 2),
     ("COS(", "sqli.call", 2),
@@ -119,6 +132,15 @@ MUST_NOT_FIRE = [
     '{"a":[{},{}]}',
     "((...)))",
     "Café ¡Olé! :-) ;-)",
+    "Sizes 1,2=small",
+    "Options a,1=2",
+    "x,1=1st floor",
+    "Please set @john as admin",
+    "Email me @work",
+    "And total = 5 (see note)",
+    "I like 'em",
+    "rock and",
+    "Salt and pepper or",
 ]
 
 
@@ -137,6 +159,7 @@ _CODE = {
     "if (0 == mkdir (dir)) return;",
     "case when condition1 then result1",
     "Tom's, or case when 5 then",
+    "and GMP_CHECK_RANDOMIZE=1544025040809270)",
 }
 
 

@@ -64,8 +64,9 @@ WORD_FUNCTIONS = frozenset(
     | {"version", "password", "length", "trim", "lower", "upper", "sign"}
     | {"sin", "char", "cast", "convert", "if", "log", "database", "schema"}
     | {"compress", "encode", "decode", "encrypt", "truncate", "local", "mid"}
-    | {"extract", "mod", "collation", "charset", "rand", "abs", "len", "bin"}
-    | {"oct", "now", "least", "greatest", "tan", "hex", "pi", "exp", "locate"}
+    | {"extract", "mod", "div", "collation", "charset", "rand", "abs", "len"}
+    | {"bin", "oct", "now", "least", "greatest", "tan", "hex", "pi", "exp"}
+    | {"locate"}
 )
 FUNCTIONS = SQL_ONLY_FUNCTIONS | WORD_FUNCTIONS
 
@@ -92,8 +93,13 @@ MAX_FRAGMENT = 64
 
 
 def _prose(tokens: list[Token]) -> bool:
-    """Two ordinary words or a number and a word in a row: a phrase."""
-    kinds = ["K" if t.kind == "b" and t.text in _SQL_WORDS else t.kind for t in tokens]
+    """Two ordinary words or a number and a word in a row, perhaps with a
+    ")" between ("date(s) please"): a phrase."""
+    kinds = [
+        "K" if t.kind == "b" and t.text in _SQL_WORDS else t.kind
+        for t in tokens
+        if t.kind != ")"
+    ]
     return any(
         a in _OPERAND and b in _OPERAND for a, b in zip(kinds, kinds[1:], strict=False)
     )
@@ -112,6 +118,8 @@ def _sql_position(text: str, start: int) -> bool:
 
 
 _LAST_WORD = re.compile(r"[a-z_]+$", re.I)
+# What Hyperscan's "\s" matches; a value's edges are trimmed of it alone.
+_SPACE = " \t\n\r\x0b\x0c"
 
 
 # -- function calls --------------------------------------------------------------
@@ -122,8 +130,10 @@ _NAMES = "|".join(sorted(FUNCTIONS, key=len, reverse=True))
 # characters of punctuation ("date]=(", "length||(").
 _TIGHT_GAP = r"(?:[\s\\]|/\*[^\x00]*?\*/)*"
 _LOOSE_GAP = r"[^\w\s\x00]{1,3}\s*"
-_CALL_TIGHT = re.compile(r"\b(" + _NAMES + r")" + _TIGHT_GAP + r"\(", re.I)
-_CALL_LOOSE = re.compile(r"\b(" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(", re.I)
+# ASCII classes, as Hyperscan's: the check never says "yes" where the
+# rule's pattern said "no".
+_CALL_TIGHT = re.compile(r"\b(" + _NAMES + r")" + _TIGHT_GAP + r"\(", re.I | re.A)
+_CALL_LOOSE = re.compile(r"\b(" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(", re.I | re.A)
 
 
 def _sql_call(text: str, calls: re.Pattern[str]) -> bool:
@@ -204,7 +214,7 @@ def case_switch(text: str) -> bool:
     return False
 
 
-_CASE = re.compile(r"(\bcase\b|\))\s*(?=when\b)")
+_CASE = re.compile(r"(\bcase\b|\))\s*(?=when\b)", re.A)
 
 
 def _named_condition(tokens: list[Token]) -> bool:
@@ -223,7 +233,7 @@ def _named_condition(tokens: list[Token]) -> bool:
 def quote_then_literals(text: str) -> bool:
     """``' , 10``, ``'', '', 13``, ```>65``, ``"2562*23``: a quote opens the
     value and only literals, commas and operators follow, with a number."""
-    stripped = text.strip()
+    stripped = text.strip(_SPACE)
     if len(stripped) > MAX_FRAGMENT or stripped[:1] not in _QUOTES:
         return False
     tokens = tokenize(stripped.lower())
@@ -250,7 +260,7 @@ def quote_then_keyword(text: str) -> bool:
     """``'alter a``, ``" UNION A``, ``' or xyz-``: a quote left open at the
     value's start, then a statement, UNION or a logical operator; "'Select
     all' is a button" closes its quotation."""
-    stripped = text.strip()
+    stripped = text.strip(_SPACE)
     mark = stripped[:1]
     if mark not in _QUOTES or mark in stripped[1:] or len(stripped) > MAX_FRAGMENT:
         return False
@@ -276,7 +286,7 @@ _QUOTED_STATEMENTS = frozenset(
 def clause_pair(text: str) -> bool:
     """``ORder by``, ``FROM t GROUP BY x``, ``insert into``: a value that
     opens with two clause keywords and holds no phrase."""
-    low = text.strip().lower()
+    low = text.strip(_SPACE).lower()
     if len(low) > MAX_FRAGMENT * 2:
         return False
     match = _PAIR.match(low)
@@ -284,11 +294,45 @@ def clause_pair(text: str) -> bool:
 
 
 _PAIR = re.compile(
-    r"[\s('\"`]*(?:order\s+by|group\s+by"
+    r"[\s('\"`\d]*(?:order\s+by|group\s+by"
     r"|union\s+(?:all|select|distinct)|drop\s+table|having\s+count"
     r"|select\s+[\w*@`.,\s]{1,40}?\s+from|from\s+[\w`.\s]{1,40}?\s+"
-    r"(?:where|limit|group|order|having))\b"
+    r"(?:where|limit|group|order|having))\b",
+    re.A,
 )
+
+
+# -- conditions and variables ---------------------------------------------------
+
+
+def equal_literals(text: str) -> bool:
+    """``b,1=1``, ``'admin', '1'='1'``: after a separator, a literal
+    compared with itself and nothing glued after it; "1,1=2" is no
+    tautology, "x,1=1st" goes on as a word."""
+    for match in _EQUAL_LITERALS.finditer(text):
+        left, right = match.group(1), match.group(2)
+        end = match.end()
+        glued = end < len(text) and (text[end].isalnum() or text[end] == "_")
+        if left.strip("'") == right.strip("'") and not glued:
+            return True
+    return False
+
+
+_LITERAL_RE = r"(?:\d+|'[^'\x00]{0,16}')"
+_EQUAL_LITERALS_SQL = (
+    r"[,(]\s*(" + _LITERAL_RE + r")\s*(?:=|==|<=>)\s*(" + _LITERAL_RE + ")"
+)
+_EQUAL_LITERALS = re.compile(_EQUAL_LITERALS_SQL, re.A)
+
+
+def sql_variable(text: str) -> bool:
+    """``SET @OLD_SQL_NOTES``, ``select @x``: a statement on a variable
+    where SQL could stand; "please set @john as admin" is a sentence."""
+    return any(_sql_position(text, m.start()) for m in _VARIABLE.finditer(text))
+
+
+_VARIABLE_SQL = r"\b(?:set|declare|select|print)\s+@@?[a-z_]"
+_VARIABLE = re.compile(_VARIABLE_SQL, re.I | re.A)
 
 
 # -- punctuation -------------------------------------------------------------------
@@ -325,6 +369,8 @@ _ALONE = (
     r"|not\s+(?:like|regexp)|is\s+(?:not\s+)?null|like\s+null"
 )
 _IN_LITERAL = r"(?:-?\d+|'[^'\x00]*')"
+# What the lexer skips between a quote and a keyword.
+_COMMENTS = r"(?:\s|/\*[^\x00]*?\*/|/\*!\d*|\*/)*"
 
 RULES = (
     Rule(
@@ -367,6 +413,55 @@ RULES = (
         description="CASE WHEN ... THEN where SQL could stand",
     ),
     Rule(
+        id="sqli.equal_literals",
+        family="sqli",
+        pattern=_EQUAL_LITERALS_SQL,
+        score=5,
+        paranoia=2,
+        confirm=equal_literals,
+        description="a literal compared with itself after a comma (b,1=1)",
+    ),
+    Rule(
+        id="sqli.variable",
+        family="sqli",
+        pattern=_VARIABLE_SQL,
+        score=5,
+        paranoia=2,
+        confirm=sql_variable,
+        description="SET, DECLARE or SELECT on an @variable",
+    ),
+    Rule(
+        id="sqli.chained_group",
+        family="sqli",
+        # "AND deleted = 0)": a condition that closes the query's group.
+        pattern=(
+            r"^\s*(?:and|or|xor|&&|\|\|)\s+[a-z_][\w.]*\s*(?:=|<>|!=|<=|>=|<|>"
+            r"|like\b)\s*" + _LITERAL_RE + r"\s*\)"
+        ),
+        score=5,
+        paranoia=2,
+        description="a value opening with AND/OR, a test of a column, and ')'",
+    ),
+    Rule(
+        id="sqli.open_comparison",
+        family="sqli",
+        pattern=r"\b(?:like|rlike|regexp|glob)\s*['\"]\s*$",
+        score=5,
+        paranoia=2,
+        description="LIKE or REGEXP and a quote ending the value (x LIKE ')",
+    ),
+    Rule(
+        id="sqli.open_logic",
+        family="sqli",
+        # "3 or ", "/3 and(": a number or a path step, then AND/OR that the
+        # query's own condition completes.  Words before it are left out:
+        # search-as-you-type sends "rock and".
+        pattern=r"^\s*(?:/[\w.-]{1,32}|\d+)\s+(?:and|or|xor)\s*\(?\s*$",
+        score=5,
+        paranoia=3,
+        description="a number, then AND/OR ending the value (3 or )",
+    ),
+    Rule(
         id="sqli.call_loose",
         family="sqli",
         pattern=r"\b(?:" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(",
@@ -387,8 +482,14 @@ RULES = (
     Rule(
         id="sqli.quote_keyword",
         family="sqli",
-        pattern=r"^\s*['\"`]\s*(?:" + "|".join(sorted(_QUOTED_STATEMENTS)) + r")\b"
-        r"|^\s*['\"`]\s*(?:\|\||&&)",
+        pattern=r"^\s*['\"`]"
+        + _COMMENTS
+        + "(?:"
+        + "|".join(sorted(_QUOTED_STATEMENTS))
+        + r")\b"
+        + r"|^\s*['\"`]"
+        + _COMMENTS
+        + r"(?:\|\||&&)",
         score=5,
         paranoia=3,
         confirm=quote_then_keyword,
@@ -397,7 +498,7 @@ RULES = (
     Rule(
         id="sqli.clause_pair",
         family="sqli",
-        pattern=r"^[\s('\"`]*(?:order|group|union|drop|having|select|from)\b",
+        pattern=r"^[\s('\"`\d]*(?:order|group|union|drop|having|select|from)\b",
         score=5,
         paranoia=3,
         confirm=clause_pair,
