@@ -89,6 +89,16 @@ MUST_FIRE = [
     "pip3 install something",
     "npm install left-pad",
     "apt-get remove openssh-server",
+    # Wildcards and bracket classes in a path, and the classes that hide a
+    # wildcard ("[?]") from a filter looking for one.
+    "cat /[?]tc/pa[?]swd",
+    "cat /e[t]c/pa??wd",
+    "ls /a[b///]c",
+    "ls /???/",
+    "/[e///]tc",
+    "/bin/c[a]t /etc/hosts",
+    # The empty arithmetic expansion, a probe for a shell.
+    "$[]",
 ]
 
 # Prose with command words and shell punctuation (and the shared benign set).
@@ -138,6 +148,16 @@ MUST_NOT_FIRE = [
     "Yarn add-on for the knitting class",
     "Gem install fee",
     "An apt install of the sign",
+    "find /[a-z]+/ in the text",
+    "open /search?q=x",
+    "$[0].name",
+    "Use /[0-9]+/ for digits",
+    "Read -only access",
+    "Set date for the meeting",
+    "ls foo bar",
+    "!!",
+    "LS",
+    "id",
 ]
 
 
@@ -161,3 +181,48 @@ def test_value_start_needs_shell_arguments() -> None:
 def test_batch_if_needs_a_command() -> None:
     assert "cmdi.batch_if" not in rule_ids("If defined by the user, it applies")
     assert "cmdi.batch_if" in rule_ids("IF DEFINED user ECHO yes")
+
+
+# (payload, rule, paranoia level): each fires at its level and above only;
+# MUST_NOT_FIRE holds each payload or its look-alike at paranoia 1.
+EAGER_TESTS = [
+    ("Read -only access", "cmdi.command_args", 2),
+    ("cat /path/file.gz", "cmdi.command_args", 2),
+    ("find /[a-z]+/ in the text", "cmdi.command_args", 2),
+    ("ls foo bar", "cmdi.command_start", 3),
+    ("python3.10 cmd", "cmdi.command_start", 3),
+    ("time date", "cmdi.command_start", 3),
+    ("!!", "cmdi.history_event", 3),
+    ("!-1", "cmdi.history_event", 3),
+    ("id", "cmdi.bare_command", 4),
+    ("'whoami'", "cmdi.bare_command", 4),
+]
+
+
+@pytest.mark.parametrize(("payload", "rule_id", "level"), EAGER_TESTS)
+def test_eager_rules_fire_at_their_level_only(
+    payload: str, rule_id: str, level: int
+) -> None:
+    for paranoia in range(1, 5):
+        fires = rule_id in rule_ids(payload, "query", "q", paranoia)
+        assert fires == (paranoia >= level), (paranoia, payload)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Pinned: gotestwaf's false-positive texts fired cmdi.command_start
+        # at paranoia 3 before it looked for function words and numbers.
+        "bash away in the gym",
+        "zsh is the best!",
+        "ls 300 lexus",
+        "nc 8000 controller",
+        "Make time for the team",
+        "Set date for the meeting",
+        "LS",  # initials: the paranoia 4 rule reads lower case only
+        "PS",
+    ],
+)
+def test_eager_rules_pass_prose_at_paranoia_4(text: str) -> None:
+    found = rule_ids(text, "query", "q", 4)
+    assert not found & {"cmdi.command_start", "cmdi.bare_command"}

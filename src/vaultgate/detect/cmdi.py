@@ -5,7 +5,9 @@ shell separator (or at the start of a value), an evasion trick, a Windows
 batch construct or a PowerShell cmdlet; ``confirm`` then reads the value
 with the small shell reader in ``shell`` and fires only when a command sits
 where a shell would run it.  Prose such as "cat food | dog food" or "ls 300
-lexus" passes.
+lexus" passes.  At paranoia 2-4 the ``EAGER_RULES`` accept less context: a
+command with an option or a path, a value that opens with a command, a
+bare command name.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from vaultgate.detect.shell import (
     INSTALL,
     INSTALLERS,
     PLAIN,
+    SYSTEM_DIRS,
+    command_with_arguments,
+    opens_with_command,
     shell_score,
     split_by_quotes,
     words,
@@ -62,10 +67,16 @@ _UNIX = (
     + r")\b"
 )
 
-# The targets a glob in a path is worth expanding against.
-_GLOB_TARGETS = tuple(SENSITIVE_PATHS) + tuple(
-    directory + name for directory in BIN_DIRS for name in COMMANDS
+# The targets a glob in a path is worth expanding against: secret files,
+# programs, and the system directories themselves ("/[e]tc").
+_GLOB_TARGETS = (
+    tuple(SENSITIVE_PATHS)
+    + tuple(directory + name for directory in BIN_DIRS for name in COMMANDS)
+    + tuple(directory.rstrip("/") for directory in SYSTEM_DIRS)
 )
+# A bracket class of nothing but wildcards ("/[?]tc/pa[*]swd") reads as the
+# wildcard: it is how a payload hides "?" from a filter that looks for it.
+_WILDCARD_CLASS = re.compile(r"\[([?*])\1*\]")
 _GLOB_TOKEN = re.compile(r"/[\w.?*\[\]!/-]*[?*\[][\w.?*\[\]!/-]*")
 _OPERAND = r"(?:\"[^\"]*\"|\S+)"
 _IF_BATCH = re.compile(
@@ -95,6 +106,7 @@ def _is_probable_shell(text: str) -> bool:
 def _globs_a_target(text: str) -> bool:
     """A path glob (/e??/pa[s]swd, /bin/c?t) that names a known target."""
     for token in _GLOB_TOKEN.findall(text):
+        token = _WILDCARD_CLASS.sub(r"\1", token)
         if any(fnmatchcase(target, token) for target in _GLOB_TARGETS):
             return True
     return False
@@ -182,8 +194,11 @@ RULES = (
         "cmdi.substitution",
         "cmdi",
         r"\$\(\s*[a-z_][^)]*\)|[<>]\(\s*[a-z_][\w.-]*(?:\s[^)]*)?\)"
-        r"|\$\(\(|\$\[[^\]]*[-+*/%][^\]]*\]|\$\{[^}]*[#%/^,!`][^}]*\}|\$\{\s*`",
+        r"|\$\(\(|\$\[[^\]]*[-+*/%][^\]]*\]|\$\[\s*\]"
+        r"|\$\{[^}]*[#%/^,!`][^}]*\}|\$\{\s*`",
         _SCORE,
+        # "$[]" is the empty (0) arithmetic expansion a probe sends to see
+        # whether a shell evaluates the value; "$[0]" is JSONPath and passes.
         description="shell command, process or arithmetic substitution",
     ),
     Rule(
@@ -312,4 +327,46 @@ RULES = (
     ),
 )
 
-register_rules(*RULES)
+# Paranoia 2-4: command words with less around them.  Each level lets
+# more prose through to a confirmation and costs more false positives
+# (measured in docs/benchmarks.md).
+EAGER_RULES = (
+    Rule(
+        "cmdi.command_args",
+        "cmdi",
+        _POSITION + r"(?:" + _NAMES + r")[\s+]+[\\'\"]*[-/~.]",
+        _SCORE,
+        paranoia=2,
+        confirm=command_with_arguments,
+        description="a command name with an option or a path: tail -f, ls /x",
+    ),
+    Rule(
+        "cmdi.command_start",
+        "cmdi",
+        r"^\s*[\\'\"(@]*(?:" + _NAMES + r")(?:[\d.]*)\s",
+        _SCORE,
+        paranoia=3,
+        confirm=opens_with_command,
+        description="a value that opens with a command and a word: ls foo",
+    ),
+    Rule(
+        "cmdi.history_event",
+        "cmdi",
+        r"^\s*!(?:!|-?\d+)\s*$",
+        _SCORE,
+        paranoia=3,
+        description="a whole value that is a shell history event: !!, !1",
+    ),
+    Rule(
+        "cmdi.bare_command",
+        "cmdi",
+        r"^\s*[;|&]*\s*['\"]?(?:" + _alternation(DISTINCTIVE | BARE) + r")['\"]?\s*$",
+        _SCORE,
+        paranoia=4,
+        # Typed in lower case: "LS" and "PS" are initials.
+        caseless=False,
+        description="a whole value that is a command name: id, whoami, 'ls'",
+    ),
+)
+
+register_rules(*RULES, *EAGER_RULES)

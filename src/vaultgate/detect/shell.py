@@ -17,11 +17,15 @@ or with shell arguments.  *Plain* ones are also words (``cat``, ``sort``,
 ``more``): they need arguments only a shell takes (``-la``, ``/etc``,
 ``$HOME``, ``>``), so "cat food | dog food" and "a heroine; more than that"
 stay prose.  Inside backticks or ``$(...)`` any known command counts.
+
+``command_with_arguments`` and ``opens_with_command`` are looser readings
+of the same simple commands, for the paranoia 2 and 3 rules of ``cmdi``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 
 def words(text: str) -> frozenset[str]:
@@ -136,10 +140,18 @@ _SHELL_ARG = re.compile(
 _PATH_ARG = re.compile(r"^(?:/[\w.*?\[~-]|~/|\./|\.\./)")
 # Directories that hold the system, not a user's files: a path into one
 # after a command word ("cat /etc/passwd", "ll /var/www/") is a command line.
-_SYSTEM_DIRS = (
+SYSTEM_DIRS = (
     "/etc/", "/proc/", "/sys/", "/dev/", "/root/", "/var/", "/usr/", "/bin/",
     "/sbin/", "/boot/", "/home/", "/tmp/",
 )  # fmt: skip
+# Words of sentences that command lines do not hold (opens_with_command).
+_FUNCTION_WORDS = words(
+    "a an the and or but is are was were be been in on at to of for with by "
+    "from as it its this that my your our his her their me you we they i not "
+    "no yes away up down out so very"
+)
+_GLOB_CHARS = re.compile(r"[?*]|\[[^\]]*\]")
+_EVASIVE_CLASS = re.compile(r"\[[^\]]*[/?*][^\]]*\]")
 _FLAG_ARG = re.compile(r"^(?:-{1,2}[a-z]|/[a-z]{1,2}$)", re.IGNORECASE)
 # Arguments that make even a plain word a command: a long option, a URL,
 # an IP address.  A host name only counts for the distinctive commands.
@@ -230,13 +242,29 @@ def _plain_at_start(name: str, args: list[str]) -> int:
         return 2
     flag = any(_FLAG_ARG.match(a) for a in head)
     path = any(_PATH_ARG.match(a) for a in head)
-    if path and any(a.lower().startswith(_SYSTEM_DIRS) for a in head):
+    if path and any(a.lower().startswith(SYSTEM_DIRS) for a in head):
+        return 2
+    if any(_evasive_glob(a, name) for a in head):
         return 2
     strong = any(_STRONG_ARG.match(a) for a in head)
     command = any(a.lower() in DISTINCTIVE for a in head)
     if (flag and (path or name in BARE)) or strong or command:
         return 2
     return int(any(_SHELL_ARG.match(a) for a in head))
+
+
+def _evasive_glob(arg: str, name: str) -> bool:
+    """A path argument with a wildcard: ``ls /a[b]c``, ``cat /[?]tc/x``.
+
+    After a short or distinctive command any wildcard in a path counts;
+    after a plain word ("find /[a-z]+/") only a bracket class that holds a
+    slash or a wildcard, which no regular expression or prose writes.
+    """
+    if not arg.startswith("/") or "=" in arg:
+        return False  # "/search?q=x" is a URL's query, not a glob
+    if name in BARE or name in DISTINCTIVE:
+        return _GLOB_CHARS.search(arg) is not None
+    return _EVASIVE_CLASS.search(arg) is not None
 
 
 def _strength(word: str, args: list[str], after: str) -> int:
@@ -273,15 +301,13 @@ def _strength(word: str, args: list[str], after: str) -> int:
     return _plain_at_start(name, args)
 
 
-def shell_score(text: str, *, at_start: bool = True) -> int:
-    """How surely ``text`` runs a command: 0 prose, 1 probably, 2 surely.
+def _simple_commands(text: str) -> Iterator[tuple[str, str, list[str]]]:
+    """Each simple command: the separator before it, its word, its arguments.
 
-    ``at_start`` says whether the first simple command counts as being at a
-    command position (a value that *is* a command line) or only the ones
-    after a separator (a value that *injects* one).
+    The separator is "" at the value's start and "^" when the value opens
+    with one (or a runner prefix such as ``nohup`` ran the command).
     """
     parts = _SEPARATORS.split(deobfuscate(text))
-    best = 0
     after = ""
     for index, part in enumerate(parts):
         if index % 2:
@@ -289,13 +315,53 @@ def shell_score(text: str, *, at_start: bool = True) -> int:
             opening = index == 1 and not parts[0].strip() and part in _OPENERS
             after = "^" if opening else part
             continue
-        if index == 0 and not at_start:
-            continue
         tokens = part.split()
         word, args = _command(tokens)
         if word:
             ran = word is not tokens[0] and tokens[0].lower() in _RUNNERS
-            best = max(best, _strength(word, args, after or ("^" if ran else "")))
-            if best == 2:
-                break
+            yield after or ("^" if ran else ""), word, args
+
+
+def shell_score(text: str) -> int:
+    """How surely ``text`` runs a command: 0 prose, 1 probably, 2 surely."""
+    best = 0
+    for after, word, args in _simple_commands(text):
+        best = max(best, _strength(word, args, after))
+        if best == 2:
+            break
     return best
+
+
+def command_with_arguments(text: str) -> bool:
+    """A known command with an option or a path after it: ``tail -f``, ``ls /x``."""
+    for _, word, args in _simple_commands(text):
+        if _name(word)[0] in COMMANDS and any(
+            _FLAG_ARG.match(arg) or _PATH_ARG.match(arg) for arg in args[:4]
+        ):
+            return True
+    return False
+
+
+def opens_with_command(text: str) -> bool:
+    """A value that starts like a command line: ``ls foo``, ``time who``.
+
+    A short or distinctive command name followed by a word, any command
+    name followed by another one, or a command after a prefix word.
+    Sentences start with "Find", "Set" and "Make" all the time, so this is
+    a paranoia 3 test.
+    """
+    for after, word, args in _simple_commands(text):
+        name = _name(word)[0]
+        if after or name not in COMMANDS or len(args) > 3:
+            return False
+        if deobfuscate(text).split()[0].lower() != word.lower():
+            return True  # a prefix ran it: "time who", "nice make"
+        if not args:
+            return False
+        # "bash away in the gym", "nc 8000 controller": a sentence has
+        # function words, and a number first reads as a quantity.
+        if args[0].isdigit() or any(a.lower() in _FUNCTION_WORDS for a in args):
+            return False
+        eager = name in BARE or name in DISTINCTIVE or name in _INTERPRETERS
+        return eager or _name(args[0])[0] in COMMANDS
+    return False
