@@ -18,6 +18,12 @@ MUST_FIRE = [
     ("json", "$.q", "db.injection.insert({success:1});"),
     ("json", "$.q", "0;var d=new Date(); do{c = new Date();}while(c-d<10000)"),
     ("json", "$.q", "this.password.match(/^a/)"),
+    # An operator in brackets in a value: a parameter name on its way into
+    # a query string or form, or glued to the value.
+    ("query", "mongoQ", "[$lte]asdfsd"),
+    ("xml", "a/@probe", "u_id[$ne]"),
+    ("json", "$.filter", "user[$regex]=^adm"),
+    ("form", "q", "[ $nin ]"),
 ]
 
 MUST_NOT_FIRE = [
@@ -27,6 +33,10 @@ MUST_NOT_FIRE = [
     ("json", "$.memo", "$100 for the concert"),
     ("json", "$.memo", "Price in $US: 50"),
     ("json", "$.memo", "db.example.com is down"),
+    # Template slots and prices in brackets.
+    ("json", "$.memo", "Dear [$name], your total is [$100]"),
+    ("json", "$.memo", "Field [$text] and [$type] here"),
+    ("query", "q", "items[0]"),
 ]
 
 

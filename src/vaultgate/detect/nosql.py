@@ -6,7 +6,8 @@ operators: ``{"password": {"$ne": null}}`` matches every user, ``$where``
 runs JavaScript.  Operator *keys* are the signal; JSON Schema's ``$ref``,
 ``$id`` and ``$schema`` are not operators and pass, and so does "$100" in
 a value.  Operators and server-side JavaScript spelled inside a string
-value are caught too.
+value are caught too, and so is an operator in brackets (``[$ne]``) in
+any value: one that holds it is headed for a query string or a form name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ _OPERATORS = (
     r"|elemmatch|size|type|mod|text|function|accumulator|jsonschema|lookup"
     r"|options|comment|where"
 )
+# Operators that are no English word or template placeholder: in a value,
+# "[$ne]" is a parameter name on its way into a query ("u_id[$ne]" in an
+# XML field, "[$lte]" glued to a value), "[$text]" and "[$type]" may be a
+# template's slot.
+_BRACKETED = r"ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|nor|not"
 _NAME_KINDS = frozenset({"json-key", "query-name", "form-name", "cookie-name"})
 _SCORE = 5
 RULES = (
@@ -34,7 +40,8 @@ RULES = (
         "nosql",
         r"[{,\[(]\s*['\"]?\$(?:" + _OPERATORS + r")['\"]?\s*:"
         r"|^\s*['\"]?\$(?:where|ne|gt|regex|or|nin|expr|function)['\"]?\s*:"
-        r"|['\"]\s*,\s*\$(?:" + _OPERATORS + r")\s*:",
+        r"|['\"]\s*,\s*\$(?:" + _OPERATORS + r")\s*:"
+        r"|\[\s*\$(?:" + _BRACKETED + r"|elemmatch|jsonschema)\s*\]",
         _SCORE,
         description="a query operator written inside a string value",
     ),
