@@ -132,6 +132,8 @@ MUST_NOT_FIRE = [
     '{"a":[{},{}]}',
     "((...)))",
     "Café ¡Olé! :-) ;-)",
+    '"returnedBitsLen":512',
+    "/Business and",
     "Sizes 1,2=small",
     "Options a,1=2",
     "x,1=1st floor",

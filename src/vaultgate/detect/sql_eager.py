@@ -239,8 +239,12 @@ def quote_then_literals(text: str) -> bool:
     tokens = tokenize(stripped.lower())
     if tokens and tokens[0].kind in ("q", "x"):
         tokens = tokenize(stripped[1:].lower())  # the quote left open
-    # ":" joins the numbers of a time ("'0:0:6", WAITFOR's delay).
-    kinds = {"," if t.text == ":" else t.kind for t in tokens}
+    # ":" joins the numbers of a time ("'0:0:6", WAITFOR's delay); after
+    # a string it is JSON ('"size":512').
+    kinds = {
+        "," if t.text == ":" and before.kind == "n" else t.kind
+        for before, t in zip([Token("", ""), *tokens], tokens, strict=False)
+    }
     first = tokens[0].kind if tokens else ""
     return (
         kinds <= _LITERAL_KINDS
@@ -453,10 +457,10 @@ RULES = (
     Rule(
         id="sqli.open_logic",
         family="sqli",
-        # "3 or ", "/3 and(": a number or a path step, then AND/OR that the
-        # query's own condition completes.  Words before it are left out:
-        # search-as-you-type sends "rock and".
-        pattern=r"^\s*(?:/[\w.-]{1,32}|\d+)\s+(?:and|or|xor)\s*\(?\s*$",
+        # "3 or ", "/3 and(": a number, then AND/OR that the query's own
+        # condition completes.  Words before it are left out: search as
+        # you type sends "rock and".
+        pattern=r"^\s*/?\d+\s+(?:and|or|xor)\s*\(?\s*$",
         score=5,
         paranoia=3,
         description="a number, then AND/OR ending the value (3 or )",
