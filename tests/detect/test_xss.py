@@ -168,6 +168,7 @@ MUST_NOT_FIRE = [
     "+!![]",
     "<p class=note>",
     "see window.status in the docs",
+    "Download document.pdf",
     "List<String> x",
     "R&D; Tab & co: ja&tab vascript",
     "<?xml version='1.0'?><a/>",
@@ -201,8 +202,15 @@ EAGER_TESTS = [
     (" data: , <x>", "xss.data_markup", 2),
     ("data:text/plain;charset=utf-8,<b>", "xss.data_markup", 2),
     ("+!![]", "xss.jsfuck_fragment", 2),
+    ("'formaction=", "xss.attribute_breakout", 2),
+    ('He said "src=docs/a.png"', "xss.attribute_breakout", 2),
+    ("$<f o r m", "xss.spaced_tag", 2),
+    ("bar<d i a l o g", "xss.spaced_tag", 2),
+    ("'  infoo.bar=", "xss.string_assign", 2),
+    ('"in \\u0076\\u0061lueOf=', "xss.string_assign", 2),
     ("<p class=note>", "xss.tag_attribute", 3),
-    ("see window.status in the docs", "xss.dom_access", 3),
+    ("x=window.name.length", "xss.dom_access", 3),
+    ("document.title='x'", "xss.dom_access", 3),
     ("el.innerHTML", "xss.dom_access", 3),
     ("List<String> x", "xss.any_tag", 4),
 ]
@@ -226,9 +234,16 @@ def test_eager_rules_fire_at_their_level_only(
         "data: 5 items",
         "data: text, <b>",
         "![](a.png)",
+        "< a b c",  # letters that join into no element
+        "Rate: 'A' = best",
+        "'x' == 'x'",
+        "Base64 VGhhbmtzLCBmb3Ig/onafe=",
+        "  onthisisaverylongwordthathasmorethanfiftycharactersss= ",
     ],
 )
 def test_eager_rules_pass_prose_at_paranoia_2(text: str) -> None:
+    # Pinned: a Base64 signature ending "/onafe=" and a 51-letter on-word
+    # fired xss.handler_any before it skipped "/" and capped the name.
     assert not {r for r in rule_ids(text, "query", "q", 2) if r.startswith("xss.")}
 
 
@@ -288,6 +303,14 @@ _PIECES = [
     "onmouseover",
     "onpointerrawupdate",
     "online",
+    "onfoobar",
+    "<?",
+    "import",
+    "link",
+    "&Tab;",
+    "&colon;",
+    "&lpar;",
+    "ja\tva",
     "alert",
     "prompt",
     "confirm",

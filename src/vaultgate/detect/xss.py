@@ -71,8 +71,9 @@ LOADING_TAGS = frozenset(
 # the paranoia 2 rules look at them without an attribute.
 _ACTIVE_ELEMENTS = frozenset(
     {"svg", "math", "img", "image", "video", "audio", "source", "body", "html"}
-    | {"form", "input", "button", "textarea", "select", "details", "marquee"}
-    | {"animate", "set", "template", "xmp", "noscript", "keygen", "bgsound"}
+    | {"form", "input", "button", "textarea", "select", "details", "dialog"}
+    | {"marquee", "animate", "set", "template", "xmp", "noscript", "keygen"}
+    | {"bgsound"}
 )
 # Tags that load code only through their attributes (checked below).
 _ATTRIBUTE_TAGS = frozenset({"meta", "link"})
@@ -435,13 +436,26 @@ RULES = (
 # the value leaves its text context.  Each is a step a payload needs and
 # ordinary API data rarely holds; the cost of each level is measured in
 # docs/benchmarks.md.
-_EAGER_TAGS = "|".join(sorted(LOADING_TAGS | _ATTRIBUTE_TAGS | _ACTIVE_ELEMENTS))
+_EAGER_TAG_SET = LOADING_TAGS | _ATTRIBUTE_TAGS | _ACTIVE_ELEMENTS
+_EAGER_TAGS = "|".join(sorted(_EAGER_TAG_SET))
+_SPACED_TAG = re.compile(r"<\s*((?:[a-z]\s+){2,}[a-z])(?![a-z])", re.I | re.A)
+
+
+def _spaced_tag(text: str) -> bool:
+    """``<f o r m``: letters that join into the name of an active element."""
+    return any(
+        "".join(m.group(1).split()).lower() in _EAGER_TAG_SET
+        for m in _SPACED_TAG.finditer(text)
+    )
+
+
 EAGER_RULES = (
     Rule(
         id="xss.handler_any",
         family="xss",
         pattern=(
-            r"(?:^|[^a-z0-9_])on[a-z]{3}[a-z]*\s*=|on(?:" + _HANDLER_NAMES + r")\s*="
+            # Not after "/" or "+": "/onafe=" ends many a Base64 string.
+            r"(?:^|[^a-z0-9_/+])on[a-z]{3,46}\s*=|on(?:" + _HANDLER_NAMES + r")\s*="
         ),
         score=5,
         paranoia=2,
@@ -486,6 +500,37 @@ EAGER_RULES = (
         description="a value made of JSFuck symbols alone: +!![]",
     ),
     Rule(
+        id="xss.attribute_breakout",
+        family="xss",
+        pattern=(
+            r"['\"`]\s*(?:formaction|href|src|action|xlink:href|srcdoc|background"
+            r"|poster)\s*="
+        ),
+        score=5,
+        paranoia=2,
+        description="a quote, then a URL attribute: '\"formaction=' sets a new one",
+    ),
+    Rule(
+        id="xss.spaced_tag",
+        family="xss",
+        pattern=r"<\s*(?:[a-z]\s+){2,}[a-z](?:[^a-z]|$)",
+        score=5,
+        paranoia=2,
+        confirm=_spaced_tag,
+        description="a tag name spelled with spaces for a filter to join: <f o r m",
+    ),
+    Rule(
+        id="xss.string_assign",
+        family="xss",
+        pattern=(
+            r"['\"`]\s*(?:in\s*)?(?:[a-z_$][\w$]*\.[\w$.]+|location|valueof|tostring)"
+            r"\s*=(?:[^=]|$)"
+        ),
+        score=5,
+        paranoia=2,
+        description="a string closed, then a member assigned: '  in foo.bar=",
+    ),
+    Rule(
         id="xss.tag_attribute",
         family="xss",
         pattern=r"<[a-z][\w:-]*[\s/]+[^\s/>=\x00]+\s*=",
@@ -496,7 +541,12 @@ EAGER_RULES = (
     Rule(
         id="xss.dom_access",
         family="xss",
-        pattern=r"\b(?:document|window)\.[a-z_$]|\.(?:inner|outer)html\b",
+        # A member that is used ("window.name.length", "document.title=");
+        # "document.pdf" is a file name.
+        pattern=(
+            r"\b(?:document|window)\s*\.\s*[a-z_$][\w$]*\s*[=(.\[]"
+            r"|\.(?:inner|outer)html\b"
+        ),
         score=5,
         paranoia=3,
         description="a member of document or window, or innerHTML",
