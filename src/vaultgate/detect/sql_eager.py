@@ -66,7 +66,7 @@ WORD_FUNCTIONS = frozenset(
     | {"compress", "encode", "decode", "encrypt", "truncate", "local", "mid"}
     | {"extract", "mod", "div", "collation", "charset", "rand", "abs", "len"}
     | {"bin", "oct", "now", "least", "greatest", "tan", "hex", "pi", "exp"}
-    | {"locate"}
+    | {"locate", "glob"}
 )
 FUNCTIONS = SQL_ONLY_FUNCTIONS | WORD_FUNCTIONS
 
@@ -339,6 +339,20 @@ _VARIABLE_SQL = r"\b(?:set|declare|select|print)\s+@@?[a-z_]"
 _VARIABLE = re.compile(_VARIABLE_SQL, re.I | re.A)
 
 
+def split_keyword(text: str) -> bool:
+    """``DR/**/OP``, ``UN/**/ION``: a keyword cut by a comment, which a
+    filter that deletes comments joins again ("src/**/foo" joins no
+    keyword)."""
+    return any(
+        head + tail in _SPLIT_KEYWORDS for head, tail in _SPLIT.findall(text.lower())
+    )
+
+
+_SPLIT = re.compile(r"([a-z_]+)/\*[^\x00]*?\*/([a-z_]+)")
+_SPLIT_KEYWORDS = _QUOTED_STATEMENTS - {"or", "and", "xor"} | {"from", "where"}
+_SPLIT_KEYWORDS |= {"having", "sleep", "benchmark", "information_schema"}
+
+
 # -- punctuation -------------------------------------------------------------------
 
 # A run of SQL punctuation this long ("'));--", "!@#$%^&*()-=") is an
@@ -453,6 +467,15 @@ RULES = (
         score=5,
         paranoia=2,
         description="LIKE or REGEXP and a quote ending the value (x LIKE ')",
+    ),
+    Rule(
+        id="sqli.split_keyword",
+        family="sqli",
+        pattern=r"[a-z_]/\*[^\x00]*?\*/[a-z_]",
+        score=5,
+        paranoia=2,
+        confirm=split_keyword,
+        description="a SQL keyword cut in two by a comment (DR/**/OP)",
     ),
     Rule(
         id="sqli.open_logic",
