@@ -158,6 +158,7 @@ MUST_NOT_FIRE = [
     "!!",
     "LS",
     "id",
+    "Vaciar carrito|",
 ]
 
 
@@ -189,6 +190,9 @@ EAGER_TESTS = [
     ("Read -only access", "cmdi.command_args", 2),
     ("cat /path/file.gz", "cmdi.command_args", 2),
     ("find /[a-z]+/ in the text", "cmdi.command_args", 2),
+    ("Vaciar carrito|", "cmdi.trailing_pipe", 2),
+    ("|", "cmdi.trailing_pipe", 2),
+    ("3| ", "cmdi.trailing_pipe", 2),
     ("ls foo bar", "cmdi.command_start", 3),
     ("python3.10 cmd", "cmdi.command_start", 3),
     ("time date", "cmdi.command_start", 3),
@@ -221,8 +225,10 @@ def test_eager_rules_fire_at_their_level_only(
         "Set date for the meeting",
         "LS",  # initials: the paranoia 4 rule reads lower case only
         "PS",
+        "a|b|c|",  # a delimited list, not a command for open()
+        "| Name | Amount |",
     ],
 )
 def test_eager_rules_pass_prose_at_paranoia_4(text: str) -> None:
     found = rule_ids(text, "query", "q", 4)
-    assert not found & {"cmdi.command_start", "cmdi.bare_command"}
+    assert not found & {"cmdi.command_start", "cmdi.bare_command", "cmdi.trailing_pipe"}

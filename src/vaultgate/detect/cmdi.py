@@ -341,6 +341,17 @@ EAGER_RULES = (
         description="a command name with an option or a path: tail -f, ls /x",
     ),
     Rule(
+        "cmdi.trailing_pipe",
+        "cmdi",
+        # Perl's two-argument open() runs a file name that ends in "|" as a
+        # command; a value with a pipe of its own elsewhere is a delimited
+        # list ("a|b|", "| x |").
+        r"^[^|\x00]*\|\s*$",
+        _SCORE,
+        paranoia=2,
+        description="a value that ends in its only pipe: open() runs it",
+    ),
+    Rule(
         "cmdi.command_start",
         "cmdi",
         r"^\s*[\\'\"(@]*(?:" + _NAMES + r")(?:[\d.]*)\s",
