@@ -86,10 +86,12 @@ _OVERLONG = re.compile(
 )
 # HTML5 named references an injection uses to hide the characters that
 # build a tag, a scheme or a call ("ja&Tab;vascript&colon;", "alert&lpar;1)").
-# The standard spells each in one letter case; filters and some parsers
-# match them in any case, so every case is decoded here (the exact-case name
-# keeps its standard meaning: "&Colon;" is U+2237).  A few dozen names, not
-# the 2,231 of the standard: the rest are letters and symbols no attack needs.
+# The standard spells each in one letter case, and browsers decode only
+# that one; every case is decoded here, since "ja&tab;vascript:" in a value
+# is an attempt whichever decoder it is aimed at and prose never holds one
+# (the exact-case name keeps its standard meaning: "&Colon;" is U+2237).  A
+# few dozen names, not the 2,231 of the standard: the rest are letters and
+# symbols no attack needs.
 _LENIENT_NAMES = {
     "tab": "\t", "newline": "\n", "nbsp": "\xa0", "colon": ":", "semi": ";",
     "comma": ",", "period": ".", "lpar": "(", "rpar": ")", "lsqb": "[",
