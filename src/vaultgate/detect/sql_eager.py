@@ -11,12 +11,14 @@ must stand where SQL would (at the value's start, after punctuation, a
 quote or a SQL word, never after an ordinary word), and no two operands
 may follow each other in it ("Date (of birth)", "time (3 hours)").
 
-Levels.  Paranoia 2: a call of a SQL function, an operator or IN-list
-standing alone, CASE WHEN ... THEN.  Paranoia 3: a call with odd
+Levels.  Paranoia 2: a call of a SQL function (perhaps with operator
+characters before its "("), an operator or IN-list standing alone, CASE
+WHEN ... THEN, a literal compared with itself after a comma, a statement
+on an @variable, a condition closing the query's group, LIKE ending in a
+quote, a keyword cut by a comment.  Paranoia 3: a call with any
 punctuation before its "(", a leading quote followed by numbers and
-operators, a leading quote followed by a statement keyword or a logical
-operator, a clause keyword pair.  Paranoia 4: a long run of SQL
-punctuation.
+operators or by a statement keyword or AND/OR, a clause keyword pair, a
+number and a trailing AND/OR.  Paranoia 4: a run of mixed punctuation.
 
 Prefilter guarantee: each confirm check only inspects what its rule's
 pattern found (the patterns name the function, keyword or quote the check
@@ -126,13 +128,17 @@ _SPACE = " \t\n\r\x0b\x0c"
 
 _NAMES = "|".join(sorted(FUNCTIONS, key=len, reverse=True))
 # Between the name and "(": spaces, block comments, and the backslash an
-# escaping layer leaves ("md5\(").  The loose form also takes a few
-# characters of punctuation ("date]=(", "length||(").
+# escaping layer leaves ("md5\(").  The glued form also takes a few
+# operator characters ("length||(", "version=(", "if !("), an expression
+# rather than a label; the loose form any punctuation ("day. (", "Max:
+# (5)" is a label too, hence paranoia 3).
 _TIGHT_GAP = r"(?:[\s\\]|/\*[^\x00]*?\*/)*"
+_GLUED_GAP = r"[=|&!\\\]<>?/$'\"]{1,3}\s*"
 _LOOSE_GAP = r"[^\w\s\x00]{1,3}\s*"
 # ASCII classes, as Hyperscan's: the check never says "yes" where the
 # rule's pattern said "no".
 _CALL_TIGHT = re.compile(r"\b(" + _NAMES + r")" + _TIGHT_GAP + r"\(", re.I | re.A)
+_CALL_GLUED = re.compile(r"\b(" + _NAMES + r")\s*" + _GLUED_GAP + r"\(", re.I | re.A)
 _CALL_LOOSE = re.compile(r"\b(" + _NAMES + r")\s*" + _LOOSE_GAP + r"\(", re.I | re.A)
 
 
@@ -167,6 +173,11 @@ _STRONG_ARGUMENTS = frozenset("nsqvf,(S")
 def sql_call(text: str) -> bool:
     """``hex(``, ``round(1.5)``, ``'||md5(1)``: a SQL function called."""
     return _sql_call(text, _CALL_TIGHT)
+
+
+def sql_call_glued(text: str) -> bool:
+    """``length||(``, ``version=(``: a call after an operator character."""
+    return _sql_call(text, _CALL_GLUED)
 
 
 def sql_call_loose(text: str) -> bool:
@@ -487,6 +498,15 @@ RULES = (
         score=5,
         paranoia=3,
         description="a number, then AND/OR ending the value (3 or )",
+    ),
+    Rule(
+        id="sqli.call_glued",
+        family="sqli",
+        pattern=r"\b(?:" + _NAMES + r")\s*" + _GLUED_GAP + r"\(",
+        score=5,
+        paranoia=2,
+        confirm=sql_call_glued,
+        description="a SQL function name, an operator, then '(' (length||()",
     ),
     Rule(
         id="sqli.call_loose",
