@@ -48,7 +48,7 @@ def forms(text: str, kind: str = "query") -> list[str]:
         ("alert&LPAR;1&rpar;", "alert(1)"),
         ("&lt;img src&equals;x&sol;&gt;", "<img src=x/>"),
         ("ja%26tab%3Bvascript%3A", "ja\tvascript:"),  # percent, then the reference
-        ("&amp;newline;", "\n"),  # two rounds
+        ("&amp;newline;", "\n"),  # the &amp; first, then the name
         ("R&D; Tab & co", "R&D; Tab & co"),
         ("&tab without a semicolon", "&tab without a semicolon"),
         ("100%", "100%"),
