@@ -276,3 +276,31 @@ def test_prefilter_never_hides_a_fragment(text: str) -> None:
 @pytest.mark.parametrize("text", [v for v, _, _ in MUST_FIRE] + MUST_NOT_FIRE)
 def test_prefilter_covers_the_tables(text: str) -> None:
     _check_prefilter(text)
+
+
+# -- named limits -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("padding", "fires"),
+    [(sql_eager.MAX_CANDIDATES - 1, True), (sql_eager.MAX_CANDIDATES, False)],
+)
+def test_calls_are_examined_up_to_the_candidate_limit(
+    padding: int, fires: bool
+) -> None:
+    # Each "date (of birth)" is a candidate the prose test rejects; past the
+    # limit the call after them goes unexamined (a cost bound, paranoia 2+).
+    value = "date (of birth), " * padding + "hex(0x41)"
+    assert ("sqli.call" in rule_ids(value, paranoia=2)) is fires
+
+
+@pytest.mark.parametrize(
+    ("length", "fires"),
+    [(sql_eager.MAX_FRAGMENT, True), (sql_eager.MAX_FRAGMENT + 1, False)],
+)
+def test_a_quote_fragment_is_at_most_max_fragment_long(
+    length: int, fires: bool
+) -> None:
+    value = ("', " + "1," * 40)[: length - 1] + "1"
+    assert len(value) == length
+    assert ("sqli.quote_literals" in rule_ids(value, paranoia=3)) is fires

@@ -129,7 +129,7 @@ _LOOKBACK = 32
 # hundred microseconds, not a lexer run over the whole value per
 # candidate.  Past them a padded value goes unreported (paranoia 2 and
 # up only; paranoia 1 is not bounded so).
-_MAX_CANDIDATES = 32
+MAX_CANDIDATES = 32
 _MAX_LEXED = 256
 # What Hyperscan's "\s" matches; a value's edges are trimmed of it alone.
 _SPACE = " \t\n\r\x0b\x0c"
@@ -163,7 +163,7 @@ def _sql_call(text: str, calls: re.Pattern[str]) -> bool:
     named = (m for m in calls.finditer(text) if m.group(1).lower() in FUNCTIONS)
     return any(
         _sql_position(text, m.start()) and _sql_arguments(m.group(1), text[m.end() :])
-        for m in islice(named, _MAX_CANDIDATES)
+        for m in islice(named, MAX_CANDIDATES)
     )
 
 
@@ -230,7 +230,7 @@ def case_switch(text: str) -> bool:
     """``case when condition1 then``, ``) when 234 then``: a CASE switch
     where SQL could stand; "in case when you arrive then" is a sentence."""
     low = text.lower()
-    for match in islice(_CASE.finditer(low), _MAX_CANDIDATES):
+    for match in islice(_CASE.finditer(low), MAX_CANDIDATES):
         if match.group(1) == ")":
             if "(" in low[: match.start()]:
                 continue  # "(see above) when ready then go": its own group
@@ -341,7 +341,7 @@ def equal_literals(text: str) -> bool:
     """``b,1=1``, ``'admin', '1'='1'``: after a separator, a literal
     compared with itself and nothing glued after it; "1,1=2" is no
     tautology, "x,1=1st" goes on as a word."""
-    for match in islice(_EQUAL_LITERALS.finditer(text), _MAX_CANDIDATES):
+    for match in islice(_EQUAL_LITERALS.finditer(text), MAX_CANDIDATES):
         left, right = match.group(1), match.group(2)
         end = match.end()
         glued = end < len(text) and (text[end].isalnum() or text[end] == "_")
@@ -360,7 +360,7 @@ _EQUAL_LITERALS = re.compile(_EQUAL_LITERALS_SQL, re.A)
 def sql_variable(text: str) -> bool:
     """``SET @OLD_SQL_NOTES``, ``select @x``: a statement on a variable
     where SQL could stand; "please set @john as admin" is a sentence."""
-    candidates = islice(_VARIABLE.finditer(text), _MAX_CANDIDATES)
+    candidates = islice(_VARIABLE.finditer(text), MAX_CANDIDATES)
     return any(_sql_position(text, m.start()) for m in candidates)
 
 
@@ -373,7 +373,7 @@ def split_keyword(text: str) -> bool:
     filter that deletes comments joins again ("src/**/foo" joins no
     keyword)."""
     low = text.lower()
-    for match in islice(_SPLIT.finditer(low), _MAX_CANDIDATES):
+    for match in islice(_SPLIT.finditer(low), MAX_CANDIDATES):
         head = _HEAD.search(low, max(0, match.start() - _LONGEST), match.start())
         tail = _TAIL.match(low, match.end(), match.end() + _LONGEST)
         if head and tail and head.group() + tail.group() in _SPLIT_KEYWORDS:
