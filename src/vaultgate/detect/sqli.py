@@ -9,16 +9,20 @@ g()" opens its own), or the whole value when it starts like an operand or
 a statement.  That part is tokenized (``sqltokens``) and judged by what
 follows the breakout: a logical operator and a condition (``' or 1=1``), a
 ``UNION SELECT``, ``;`` and a statement, a comment that truncates the rest
-(``admin'--``), an operator with a function or subquery (``'+sleep(5)+'``),
-a clause (``order by 3``), or a statement with SQL-only evidence (``select
-* from``, ``drop table``, ``exec xp_cmdshell``; after a quote MSSQL also
-runs ``' DELETE FROM users`` with no ``;``).  A few whole-value shapes
+(``admin'--``), an operator with a function, a subquery or a new group
+(``'+sleep(5)+'``, ``') like ('%``), an operator and a CASE switch (``' and
+(case when 1=1 then``), a clause (``order by 3``), or a statement with
+SQL-only evidence (``select * from``, ``drop table``, ``exec
+xp_cmdshell``; after a quote MSSQL also runs ``' DELETE FROM users`` with
+no ``;``).  A few whole-value shapes
 need no breakout: an always-true comparison of literals (``1=1``,
 ``11!=1``), an operator glued to quotes (``a'or'a``), a subquery or a row
 (``(select * from``, ``VALUES ('a', 'b')``).  Prose fails these tests:
 in "O'Reilly" or "Let's meet at 5 or 6" the quote is followed by a word,
 which no injection can be; "select a payee" names no table; "1=1 split"
-is a comparison followed by a word.
+is a comparison followed by a word.  These are the paranoia-1 rules; what
+a route at paranoia 2 to 4 adds (SQL pieces with no breakout) is in
+``sql_eager``.
 
 Prefilter guarantee: each rule's Hyperscan pattern is the set of literals
 its class of evidence cannot exist without (``union ... select`` for
