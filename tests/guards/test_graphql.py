@@ -90,6 +90,17 @@ async def test_route_settings_override_and_other_routes_are_untouched(
     assert "graphql.depth" not in other.reasons
 
 
+async def test_introspection_is_refused_on_routes_without_graphql_limits(
+    tmp_path: Path,
+) -> None:
+    # Payload inspection reads the query there: the same answer, for the
+    # same reason, as on a route whose limits forbid it.
+    pipe = Pipeline(tmp_path, POLICY)
+    method, headers, body = _post({"query": INTROSPECT})
+    refused, _ = await pipe.send("/other", method, headers=headers, body=body)
+    assert refused.status == 403 and "graphql.introspection" in refused.reasons
+
+
 def test_a_bad_limit_is_refused_at_load(tmp_path: Path) -> None:
     from vaultgate.errors import PolicyError
 

@@ -33,6 +33,7 @@ DETECTOR_MODULES: tuple[str, ...] = (
     "vaultgate.detect.session",
     "vaultgate.detect.upload",
     "vaultgate.detect.protocol",
+    "vaultgate.detect.introspection",
 )
 
 _loaded = False

@@ -28,6 +28,7 @@ from vaultgate.core.model import Finding
 from vaultgate.core.request import Request, form_decode
 from vaultgate.detect.base import Value
 from vaultgate.detect.engine import mask_cards
+from vaultgate.detect.introspection import INTROSPECTION_FIELDS
 from vaultgate.detect.normalize import MIN_SHORT_BASE64_CHARS, not_base64
 
 # 32 levels: ten more than the deepest legitimate payment document we know
@@ -430,6 +431,16 @@ def _graphql_text(query: str, name: str, out: Extraction, limits: Limits) -> Non
         return
     collector = _Arguments()
     graphql.visit(document, collector)
+    if collector.introspection:
+        finding = Finding(
+            "graphql",
+            "graphql.introspection",
+            5,
+            "graphql:" + name,
+            collector.introspection,
+            confidence=1.0,
+        )
+        out.findings.append(finding)
     for argument, text in collector.values:
         if not out.add("graphql", argument, text, limits):
             return
@@ -442,6 +453,11 @@ class _Arguments(graphql.Visitor):
         super().__init__()
         self.names: list[str] = []
         self.values: list[tuple[str, str]] = []
+        self.introspection = ""  # the first introspection field asked for
+
+    def enter_field(self, node: graphql.FieldNode, *_: object) -> None:
+        if not self.introspection and node.name.value in INTROSPECTION_FIELDS:
+            self.introspection = node.name.value
 
     def enter_argument(self, node: graphql.ArgumentNode, *_: object) -> None:
         self.names.append(node.name.value)

@@ -188,4 +188,10 @@ def _factory(policy: Policy, route: Route, services: Services) -> Guard | None:
     settings: InspectionSettings = route.settings["inspection"]
     if not settings.enabled:
         return None
+    graphql = route.settings.get("graphql")
+    if getattr(graphql, "enabled", False) and getattr(graphql, "introspection", False):
+        # The route's GraphQL limits let introspection through: so does
+        # payload inspection.
+        allowed = Exclusion("graphql.introspection", ())
+        settings = replace(settings, exclusions=(*settings.exclusions, allowed))
     return InspectionGuard(settings)
