@@ -50,6 +50,15 @@ def rule_ids(
     return {f.rule_id for f in findings(text, kind, name, paranoia)}
 
 
+def levels_firing(
+    text: str, rule_id: str, kind: str = "query", name: str = "q"
+) -> list[int]:
+    """The paranoia levels (1 to 4) at which ``rule_id`` fires on one value."""
+    return [
+        level for level in range(1, 5) if rule_id in rule_ids(text, kind, name, level)
+    ]
+
+
 def request_findings(raw: bytes, paranoia: int = 1) -> list[Finding]:
     """Every finding of a whole request given as its bytes on the wire."""
     request = parse_request(raw, "192.0.2.10")
