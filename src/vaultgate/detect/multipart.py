@@ -33,8 +33,8 @@ def valid_boundary(boundary: str) -> bool:
     return _BOUNDARY.match(boundary.strip('"')) is not None
 
 
-def _parts(request: Request) -> list[list[str]]:
-    """The header lines of each part of the buffered body."""
+def _split(request: Request) -> list[tuple[list[str], bytes]]:
+    """The header lines and the content of each part of the buffered body."""
     match = _BOUNDARY_PARAM.search(request.header("content-type") or "")
     if match is None:
         return []
@@ -43,9 +43,14 @@ def _parts(request: Request) -> list[list[str]]:
     for chunk in request.body.split(delimiter)[1:_MAX_PARTS]:
         if chunk.startswith(b"--"):
             break
-        head = re.split(rb"\r?\n\r?\n", chunk.lstrip(b"\r\n"), maxsplit=1)[0]
-        parts.append(head.decode("latin-1").splitlines())
+        head, *rest = re.split(rb"\r?\n\r?\n", chunk.lstrip(b"\r\n"), maxsplit=1)
+        parts.append((head.decode("latin-1").splitlines(), rest[0] if rest else b""))
     return parts
+
+
+def _parts(request: Request) -> list[list[str]]:
+    """The header lines of each part of the buffered body."""
+    return [lines for lines, _ in _split(request)]
 
 
 def _part_anomalies(lines: list[str], allowed: frozenset[str]) -> list[tuple[str, str]]:
@@ -71,14 +76,20 @@ def _part_anomalies(lines: list[str], allowed: frozenset[str]) -> list[tuple[str
 
 def files(request: Request) -> list[tuple[str, str]]:
     """(field name, file name) of each file part of the buffered body."""
+    return [(field, name) for field, name, _ in file_parts(request)]
+
+
+def file_parts(request: Request) -> list[tuple[str, str, bytes]]:
+    """(field name, file name, content) of each file part of the buffered
+    body; the content of the last part may be cut at the inspection limit."""
     found = []
-    for lines in _parts(request):
+    for lines, content in _split(request):
         for line in lines:
             if not line.lower().startswith("content-disposition"):
                 continue
             params = {k.lower(): _unquote(v) for k, v in _PARAM.findall(line)}
             if "filename" in params:
-                found.append((params.get("name", ""), params["filename"]))
+                found.append((params.get("name", ""), params["filename"], content))
     return found
 
 

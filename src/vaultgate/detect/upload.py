@@ -9,6 +9,14 @@ multipart part, or in upload headers of JavaScript uploaders
 (``X-File-Name``, ``X_Filename``).  Trailing dots and spaces, which Windows
 strips, do not hide the extension.
 
+The content of an uploaded file is read too, whatever its declared type:
+a web shell hidden in an image's metadata (a JPEG whose EXIF comment holds
+``<?php``) is the classic way past an extension allow-list, and an include
+elsewhere runs it.  Only long, distinctive openings of server-side code
+count (``<?php``, JSP and ASP.NET page directives and scriptlet tags, a
+server-side ``<script runat=server>``, classic ASP's ``<%eval``), so that
+the random bytes of compressed images and PDFs cannot spell one.
+
 This is a request-level check, not value rules: URL paths and e-mail
 addresses end in ``.jsp`` or ``.pl`` all day, and a Hyperscan pattern
 cannot tell a file name from them, so every request would pay for a
@@ -52,24 +60,34 @@ CHECKS = tuple(
     )
 )
 _SCORE = 5
+# Server-side code in an uploaded file, read as bytes; 5 or more fixed
+# bytes each, which random binary content holds about once in a terabyte.
+SERVER_CODE = re.compile(
+    rb"<\?php\b|<%@\s*page\b|<jsp:(?:scriptlet|expression|declaration)\b"
+    rb"|<script\b[^>]{0,64}\brunat\s*=\s*[\"']?server\b"
+    rb"|<%\s*(?:eval|execute)\s*\(?\s*request\b",
+    re.IGNORECASE,
+)
 
 
 def _upload_header(name: str) -> bool:
     return name.lower().replace("_", "-").replace(".", "-") in UPLOAD_HEADERS
 
 
-def _file_names(request: Request) -> list[tuple[str, str]]:
-    """(location, file name) of each multipart file and upload header."""
-    names = [
-        ("header:" + name.lower(), value)
+def _uploads(request: Request) -> list[tuple[str, str, bytes]]:
+    """(location, file name, content) of each multipart file and of a body
+    named by an upload header."""
+    uploads = [
+        ("header:" + name.lower(), value, request.body)
         for name, value in request.headers
         if _upload_header(name)
     ]
     if request.content_type.startswith("multipart/"):
-        names += [
-            ("filename:" + field, file) for field, file in multipart.files(request)
+        uploads += [
+            ("filename:" + field, file, content)
+            for field, file, content in multipart.file_parts(request)
         ]
-    return names
+    return uploads
 
 
 def check_uploads(request: Request, paranoia: int) -> Iterable[Finding]:
@@ -80,11 +98,15 @@ def check_uploads(request: Request, paranoia: int) -> Iterable[Finding]:
         "file" not in "\n".join(request.header_index())
     ):
         return  # no file part and no upload header: the common case
-    for location, name in _file_names(request):
+    for location, name, content in _uploads(request):
         for rule_id, level, pattern in CHECKS:
             if level <= paranoia and pattern.search(name):
                 family = rule_id.split(".", 1)[0]
                 yield Finding(family, rule_id, _SCORE, location, name[:64])
+        code = SERVER_CODE.search(content)
+        if code is not None:
+            snippet = code.group().decode("latin-1")[:64]
+            yield Finding("upload", "upload.server_code", _SCORE, location, snippet)
 
 
 register_request_check("upload", check_uploads)
