@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -155,26 +155,38 @@ def location_pattern_error(arg: str) -> str | None:
 # Given the request and the paranoia level, the findings it raises.
 RequestCheck = Callable[[Request, int], Iterable[Finding]]
 
+# Given a route's own settings for a check and its paranoia level, the
+# check bound to them.
+Configure = Callable[[Any, int], RequestCheck]
+
 _REQUEST_CHECKS: dict[str, RequestCheck] = {}
 # What a check builds once (a compiled database, tables), run when an
 # Inspector is built at policy load rather than by the first request.
 _PREPARE: dict[str, Callable[[], object]] = {}
+_CONFIGURE: dict[str, Configure] = {}
 
 
 def register_request_check(
-    name: str, check: RequestCheck, prepare: Callable[[], object] | None = None
+    name: str,
+    check: RequestCheck,
+    prepare: Callable[[], object] | None = None,
+    configure: Configure | None = None,
 ) -> RequestCheck:
     """Register a check of the whole request; a duplicate name is an error.
 
     ``prepare``, if given, builds what the check compiles once; it runs
     each time an Inspector is built (policy load), so that no request
     waits for it, and returns at once when that is already built.
+    ``configure``, if given, binds the check to a route's own settings
+    (``Inspector(check_settings={name: settings})``), once per route.
     """
     if name in _REQUEST_CHECKS:
         raise ValueError(f"request check {name!r} registered twice")
     _REQUEST_CHECKS[name] = check
     if prepare is not None:
         _PREPARE[name] = prepare
+    if configure is not None:
+        _CONFIGURE[name] = configure
     return check
 
 
@@ -298,6 +310,7 @@ class Inspector:
         rules: Iterable[Rule],
         paranoia: int,
         exclusions: Iterable[Exclusion] = (),
+        check_settings: Mapping[str, object] | None = None,
     ) -> None:
         self.paranoia = paranoia
         self._exclusions = _Exclusions(exclusions)
@@ -311,7 +324,13 @@ class Inspector:
         ]
         self.rules: tuple[Rule, ...] = tuple(enabled)
         self._compiled = _compile(self.rules)
-        self._checks = tuple(request_checks().items())
+        own = check_settings or {}
+        self._checks = tuple(
+            (name, _CONFIGURE[name](own[name], paranoia))
+            if name in own and name in _CONFIGURE
+            else (name, check)
+            for name, check in request_checks().items()
+        )
         for name, _ in self._checks:
             prepare = _PREPARE.get(name)
             if prepare is not None:

@@ -19,7 +19,8 @@ larger).  Every limit is a field of ``ProtocolSettings``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from vaultgate.core.model import Finding
 from vaultgate.core.request import Request
@@ -585,8 +586,8 @@ _CHECKS = (
 )
 
 
-# The engine's request checks receive the paranoia level only; one frozen
-# default settings object per level, built once.
+# Routes without settings of their own share one frozen default settings
+# object per paranoia level, built once.
 _DEFAULTS = {level: ProtocolSettings(paranoia=level) for level in range(1, 5)}
 
 
@@ -594,4 +595,16 @@ def _registered(request: Request, paranoia: int) -> list[Finding]:
     return check_request(request, _DEFAULTS.get(paranoia) or ProtocolSettings())
 
 
-register_request_check("protocol", _registered)
+def _configured(
+    settings: ProtocolSettings, paranoia: int
+) -> Callable[[Request, int], list[Finding]]:
+    """The check bound to a route's settings (``inspection.protocol``)."""
+    bound = replace(settings, paranoia=paranoia)
+
+    def check(request: Request, _paranoia: int) -> list[Finding]:
+        return check_request(request, bound)
+
+    return check
+
+
+register_request_check("protocol", _registered, configure=_configured)

@@ -25,6 +25,7 @@ top-level list, its ``headers`` add to the top-level ones)::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +44,7 @@ from vaultgate.detect.engine import (
 )
 from vaultgate.detect.extract import Extraction, Limits, extract
 from vaultgate.detect.normalize import MAX_DECODE_ROUNDS, expand_all
+from vaultgate.detect.protocol import ProtocolSettings
 from vaultgate.guards.base import Guard, Services, register_guard
 
 # Paranoia levels, as in the OWASP CRS: 1 is tuned for no false positives
@@ -67,9 +69,20 @@ class InspectionSettings:
     decode_rounds: int = MAX_DECODE_ROUNDS
     limits: Limits = field(default_factory=Limits)
     exclusions: tuple[Exclusion, ...] = ()
+    # None: the protocol check's defaults (no media-type allow-list).
+    protocol: ProtocolSettings | None = None
 
 
-_KEYS = frozenset({"enabled", "paranoia", "headers", "limits", "exclude"})
+_KEYS = frozenset({"enabled", "paranoia", "headers", "limits", "exclude", "protocol"})
+_PROTOCOL_INTEGERS = {
+    "max_args": ("max_args", 1, 100_000),
+    "max_arg_name_length": ("max_arg_name_length", 1, 10_000),
+    "max_ranges": ("max_ranges", 1, 1_000),
+}
+_PROTOCOL_KEYS = frozenset({"content_types", "charsets"} | set(_PROTOCOL_INTEGERS))
+# type/subtype, each an RFC 9110 token, lower case once read.
+_MEDIA_TYPE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
+_CHARSET_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 _LIMIT_KEYS = {
     "json_depth": ("json_depth", 1, 1000),
     "values": ("values", 1, 1_000_000),
@@ -97,7 +110,42 @@ def _parse(node: Node, base: InspectionSettings | None = None) -> InspectionSett
     if "exclude" in fields:
         added = tuple(_exclusion(item) for item in fields["exclude"].seq())
         settings = replace(settings, exclusions=settings.exclusions + added)
+    if "protocol" in fields:
+        settings = _protocol(fields["protocol"], settings)
     return settings
+
+
+def _protocol(node: Node, settings: InspectionSettings) -> InspectionSettings:
+    """``protocol``: what requests on the route may look like."""
+    fields = node.mapping(_PROTOCOL_KEYS)
+    values: dict[str, Any] = {}
+    if "content_types" in fields:
+        values["allowed_content_types"] = _names(
+            fields["content_types"], _MEDIA_TYPE_NAME, "media type", "application/json"
+        )
+    if "charsets" in fields:
+        values["allowed_charsets"] = _names(
+            fields["charsets"], _CHARSET_NAME, "charset name", "utf-8"
+        )
+    for key, (attribute, low, high) in _PROTOCOL_INTEGERS.items():
+        if key in fields:
+            values[attribute] = fields[key].integer(low, high)
+    current = settings.protocol or ProtocolSettings()
+    return replace(settings, protocol=replace(current, **values))
+
+
+def _names(
+    node: Node, shape: re.Pattern[str], noun: str, example: str
+) -> frozenset[str]:
+    names = set()
+    for item in node.seq(allow_scalar=True):
+        name = item.text().strip().lower()
+        if not shape.fullmatch(name):
+            raise item.error(f"a {noun} such as {example}")
+        names.add(name)
+    if not names:
+        raise node.error(f"at least one {noun}")
+    return frozenset(names)
 
 
 def _limits(node: Node, settings: InspectionSettings) -> InspectionSettings:
@@ -148,10 +196,18 @@ class InspectionGuard(Guard):
     name = "inspection"
     phase = Phase.PAYLOAD
 
-    def __init__(self, settings: InspectionSettings) -> None:
+    def __init__(
+        self, settings: InspectionSettings, methods: frozenset[str] | None = None
+    ) -> None:
         self.settings = settings
+        protocol = settings.protocol
+        if methods is not None:
+            # The route's allowed_methods refuse the rest with 405 first; the
+            # methods they allow are not protocol anomalies here.
+            protocol = replace(protocol or ProtocolSettings(), allowed_methods=methods)
+        checks = {"protocol": protocol} if protocol is not None else None
         self.inspector = Inspector(
-            all_rules().values(), settings.paranoia, settings.exclusions
+            all_rules().values(), settings.paranoia, settings.exclusions, checks
         )
 
     async def check(self, ex: Exchange) -> Decision | None:
@@ -194,4 +250,4 @@ def _factory(policy: Policy, route: Route, services: Services) -> Guard | None:
         # payload inspection.
         allowed = Exclusion("graphql.introspection", ())
         settings = replace(settings, exclusions=(*settings.exclusions, allowed))
-    return InspectionGuard(settings)
+    return InspectionGuard(settings, route.settings.get("allowed_methods"))
