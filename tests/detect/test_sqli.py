@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -169,6 +171,8 @@ MUST_FIRE = [
     ("x' SHUTDOWN", "sqli.statement"),
     ("x' DROP TABLE users", "sqli.statement"),
     ("x' INSERT INTO users VALUES (1)", "sqli.statement"),
+    ("insert into logs;--", "sqli.statement"),
+    ("insert into users (name) select 'x'", "sqli.statement"),
     ("x' UPDATE users SET admin=1", "sqli.statement"),
     ("x' EXEC xp_cmdshell 'dir'", "sqli.statement"),
     ("x' DECLARE @q varchar(99)", "sqli.statement"),
@@ -219,6 +223,9 @@ MUST_NOT_FIRE = [
     "D'or 1st parfume",
     "select a payee",
     "Select from the list below",
+    "insert into savings 50 EUR",
+    "Insert into savings",
+    "update t set",
     "Please select one from the menu",
     "drop-off",
     "Drop off at the front desk",
@@ -552,6 +559,24 @@ def test_prefilter_never_hides_an_injection_in_sql_like_text(text: str) -> None:
 @given(st.text(max_size=60))
 def test_prefilter_never_hides_an_injection_in_any_text(text: str) -> None:
     _check_prefilter(text)
+
+
+# Statement words and what follows them, for the test below: every sequence
+# of up to three, so a value cut short after any of them is tried.
+_STATEMENT_PIECES = [
+    *("select", "insert", "into", "update", "set", "delete", "from", "drop"),
+    *("table", "exec", "declare", "waitfor", "delay", "shutdown", "load"),
+    *("data", "values", "where", "t", "1", "@a", "=", "(", ";", "--", "'"),
+]
+
+
+def test_a_statement_cut_short_anywhere_is_judged_without_error() -> None:
+    # "update t set" ending the value once raised IndexError: the request
+    # was answered 500 instead of being judged.
+    for size in (1, 2, 3):
+        for words in itertools.product(_STATEMENT_PIECES, repeat=size):
+            for text in (" ".join(words), "x' " + " ".join(words)):
+                sqli.evidence(text)
 
 
 @pytest.mark.parametrize(

@@ -787,14 +787,24 @@ def _words(tokens: list[Token], i: int, *words: str) -> bool:
     )
 
 
+# What follows the table of an INSERT: its columns, its rows, or the end of
+# the statement; "insert into savings" and "... 50 EUR" are sentences.
+_INSERT_TAIL = frozenset({"values", "value", "select", "set", "default"})
+
+
 def _insert(tokens: list[Token], i: int) -> bool:
-    return _words(tokens, i, "into") and _kind(tokens, i + 1) in ("b", "f")
+    if not (_words(tokens, i, "into") and _kind(tokens, i + 1) in ("b", "f")):
+        return False
+    if _kind(tokens, i + 2) in ("(", "c", ";"):
+        return True
+    return i + 2 < len(tokens) and tokens[i + 2].text in _INSERT_TAIL
 
 
 def _update(tokens: list[Token], i: int) -> bool:
     return (
         _kind(tokens, i) == "b"
         and _words(tokens, i + 1, "set")
+        and i + 3 < len(tokens)
         and tokens[i + 3].text == "="
         and _kind(tokens, i + 4) in ("n", "s", "")
     )
