@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vaultgate.core.fieldfilter import mask_values
 from vaultgate.core.masking import (
     Masker,
     card_brand,
@@ -306,6 +308,35 @@ def test_gates_never_hide_a_value(text: str) -> None:
     # the whole text must find nothing the gated scan missed.
     for masker in (Masker(), Masker(countries=["DE", "US"])):
         assert masker.spans(text) == masker.spans_unfiltered(text)
+
+
+_JSON_LEAVES = st.one_of(
+    _TEXT,
+    st.integers(-(2**63), 2**64 - 1),  # what orjson encodes
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+_DOCUMENTS = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["n", "pan", "card", "memo", "é"]), inner)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_DOCUMENTS)
+def test_a_json_text_no_gate_matches_has_nothing_to_mask(document: object) -> None:
+    # The response filter skips parsing an answer whose raw text, free of
+    # backslashes, no gate matches: masking its values must change nothing.
+    raw = orjson.dumps(document).decode()
+    for masker in (Masker(), Masker(countries=["DE", "US"])):
+        if "\\" in raw or masker.may_find(raw):
+            continue
+        assert mask_values(orjson.loads(raw), masker)[1] == 0, raw
 
 
 @settings(max_examples=300, deadline=None)

@@ -481,6 +481,11 @@ class Masker:
                     found.extend(detector.find(text, start, end))
         return _resolve(found)
 
+    def may_find(self, text: str) -> bool:
+        """False only if ``spans(text)`` and ``spans`` of any part of it are
+        surely empty: no gate matches anywhere in ``text``."""
+        return self._gates is not None and bool(self._gates.scan(text))
+
     def spans_unfiltered(self, text: str) -> list[Span]:
         """``spans`` without the gates: every exact pattern over all the text."""
         found = [s for d in self.detectors for s in d.find(text, 0, len(text))]
