@@ -153,6 +153,29 @@ async def test_look_alikes_pass_byte_for_byte(gate: Pipeline) -> None:
     assert "response.masked" not in ex.tags
 
 
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        # A card number with one digit spelled as a JSON escape: no run of
+        # twelve digits in the raw text, so the answer must be parsed
+        # before it is judged clean.
+        (b'{"pan": "453980000\\u0030010046"}', {"pan": "************0046"}),
+        (
+            b'{"pan": 4539800000010046, "ok": true}',
+            {"pan": "************0046", "ok": True},
+        ),
+        (b'[{"k": "sk_live_' + b"a1" * 12 + b'"}]', [{"k": "[redacted:api_key]"}]),
+    ],
+)
+async def test_default_masking_finds_values_however_the_json_spells_them(
+    gate: Pipeline, raw: bytes, masked: Any
+) -> None:
+    headers = [("Content-Type", "application/json")]
+    _, _, body, ex = await fetch(gate, "/profile", raw, headers=headers)
+    assert orjson.loads(body) == masked
+    assert ex.tags["response.masked"] == 1
+
+
 async def test_a_rewritten_body_drops_stale_headers(gate: Pipeline) -> None:
     headers = [("ETag", '"v1"'), ("Content-MD5", "x"), ("Cache-Control", "no-store")]
     _, fields, _, _ = await fetch(gate, "/accounts/1", ACCOUNT, ALICE, headers=headers)
