@@ -263,3 +263,21 @@ async def test_a_refused_message_is_recorded_as_a_block(tmp_path: Path) -> None:
     assert doc["vaultgate"]["route"] == "(refused)"
     assert doc["rule"] == {"name": ["protocol:bad"]}
     assert len(doc["url"]["original"]) == 512
+
+
+async def test_bytes_that_are_not_utf8_do_not_lose_the_event(tmp_path: Path) -> None:
+    # A Latin-1 "é" percent-encoded in the path, and a raw byte in a header
+    # (as the HTTP parser hands it on): JSON cannot carry them as they are,
+    # and an attacker must not be able to drop their own audit trail so.
+    gate = file_gate(tmp_path)
+    clean = await gate.send("/accounts/Benapr%E9s")
+    again = await gate.send("/accounts/Benapr%E9s")  # a path seen clean before
+    attack = await gate.send(
+        "/accounts/%E9x", headers=[("X-Note", "caf\udce9 ' or 1=1")], findings=[SQLI]
+    )
+    docs = {d["event"]["id"]: d for d in events(gate, tmp_path)}
+    assert docs[clean.incident_id]["url"]["path"] == "/accounts/Benapr\\xe9s"
+    assert docs[again.incident_id]["url"]["path"] == "/accounts/Benapr\\xe9s"
+    recorded = docs[attack.incident_id]
+    assert "sqli.union" in recorded["rule"]["name"]
+    assert "caf\\xe9 ' or 1=1" in recorded["vaultgate"]["detail"]["headers"].values()

@@ -24,8 +24,6 @@ import logging
 import zlib
 from pathlib import Path
 
-import orjson
-
 from vaultgate.core.exchange import Exchange
 from vaultgate.core.model import Action
 from vaultgate.core.policy import Section, register_section
@@ -36,6 +34,7 @@ from vaultgate.telemetry.events import (
     Timings,
     alert_event,
     clean_event,
+    encode,
     refusal_event,
     request_event,
 )
@@ -106,7 +105,10 @@ class AuditLog:
         if rate < 1.0 and zlib.crc32(ex.incident_id.encode()) >= rate * _SAMPLE_SPACE:
             return
         if rate == 1.0 and not alerting and status < 500:
-            line = clean_event(ex, status, timings)
+            try:
+                line = clean_event(ex, status, timings)
+            except TypeError:  # text JSON cannot carry: the document says it
+                line = None
             if line is not None:  # allowed clean traffic: no dict built
                 self._emit(EVENT, ex.now, line)
                 return
@@ -115,9 +117,9 @@ class AuditLog:
         if alerting and not detail:
             self.detail_skipped += 1
             doc["vaultgate"]["detail_skipped"] = "detail_rate"
-        self._emit(KEPT if alerting else EVENT, ex.now, orjson.dumps(doc))
+        self._emit(KEPT if alerting else EVENT, ex.now, encode(doc))
         for alert in alerts:
-            self._emit(ALERT, ex.now, orjson.dumps(alert_event(ex, alert, doc)))
+            self._emit(ALERT, ex.now, encode(alert_event(ex, alert, doc)))
 
     def record_refusal(
         self,
@@ -135,7 +137,7 @@ class AuditLog:
             doc = refusal_event(
                 now, incident_id, peer_ip, method, target, status, reason
             )
-            self._emit(KEPT, now, orjson.dumps(doc))
+            self._emit(KEPT, now, encode(doc))
 
     def _emit(self, kind: str, ts: float, line: bytes) -> None:
         if self._closed:

@@ -469,6 +469,34 @@ _clock_second = -1
 _clock_text = ""
 
 
+def encode(doc: dict[str, Any]) -> bytes:
+    """``doc`` as one JSON line.
+
+    A request's bytes that are not UTF-8 (a percent-encoded Latin-1 ``%E9``
+    in a path, a raw byte in a header) reach the document as surrogate
+    escapes, which JSON cannot carry: such text is written with those bytes
+    as ``\\xNN``, so the event is kept and still says what was sent.
+    """
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return orjson.dumps(_readable(doc))
+
+
+def _readable(node: Any) -> Any:
+    if isinstance(node, str):
+        try:
+            raw = node.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            return node.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    if isinstance(node, dict):
+        return {_readable(key): _readable(value) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return [_readable(item) for item in node]
+    return node
+
+
 def iso_time(ts: float) -> str:
     """RFC 3339 UTC with milliseconds; the second's text is cached."""
     global _clock_second, _clock_text
