@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import logging
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -31,7 +32,7 @@ from vaultgate.demo.tokens import TokenIssuer, public_jwk, write_jwks
 from vaultgate.engine import Engine
 from vaultgate.guards import load_all
 from vaultgate.state.memory import MemoryStore
-from vaultgate.telemetry.audit import AuditLog
+from vaultgate.telemetry.audit import AuditLog, Timings
 
 # (method, target): routes of the demo policy, with and without tokens.
 ENDPOINTS = [
@@ -41,6 +42,7 @@ ENDPOINTS = [
     ("POST", "/login"),
     ("POST", "/graphql"),
     ("GET", "/search"),
+    ("GET", "/accounts/Benapr%E9s?ciudad=Marug%E1n"),  # Latin-1, not UTF-8
     ("POST", "/support/ticket"),
     ("DELETE", "/accounts/%2e%2e/1001"),
     ("PUT", "/.env"),
@@ -123,7 +125,10 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, TokenIssuer]
     directory: Path = tmp_path_factory.mktemp("demo")
     key = ec.generate_private_key(ec.SECP256R1())
     write_jwks({"keys": [public_jwk(key)]}, str(directory / "jwks.json"))
-    args = argparse.Namespace(port=8181, api_port=9191, workers=1, dir=None, audit="-")
+    audit = str(directory / "audit.jsonl")
+    args = argparse.Namespace(
+        port=8181, api_port=9191, workers=1, dir=None, audit=audit
+    )
     policy = load_policy(str(write_policy(directory, args)))
     engine = Engine(policy, MemoryStore(), AuditLog(policy.settings["audit"]))
     return engine, TokenIssuer(key)
@@ -159,7 +164,10 @@ def _raw(
 # Once raised inside the SQL check: a memo ending in a cut-short UPDATE.
 @example((("POST", "/payments"), "update t set", [], None, None, True))
 @example((("GET", "/search"), "update t set", [], None, None, False))
-def test_every_parsed_request_gets_a_decision(
+# Once lost its audit event: bytes that are not UTF-8 in the path.
+@example((("GET", "/accounts/Benapr%E9s?ciudad=Marug%E1n"), "", [], None, None, True))
+def test_every_parsed_request_gets_a_decision_and_its_audit_event(
+    caplog: pytest.LogCaptureFixture,
     gate: tuple[Engine, TokenIssuer],
     parts: tuple[tuple[str, str], str, list[bytes], bytes | None, bytes | None, bool],
 ) -> None:
@@ -174,8 +182,12 @@ def test_every_parsed_request_gets_a_decision(
     if isinstance(request, ParseFailure):
         assert request.reason  # refused by the parser, with its reason
         return
+    caplog.clear()
     ex = engine.begin(request)
     decision = asyncio.run(engine.decide(ex))
     # An answer of the policy's own: forwarded, or refused with a 4xx
     # (challenges and bans included), never a failure of vaultgate.
     assert decision.status < 500 or not decision.action.stops, decision
+    # And its audit event is written (a failure there is logged, not raised).
+    engine.finish(ex, decision.status, Timings())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
