@@ -190,6 +190,11 @@ class UpstreamConnection(asyncio.Protocol):
         elif lname not in RESPONSE_HOP:
             self.fields.append((name, value.rstrip(b" \t")))
         elif lname == b"transfer-encoding":
+            # Only one "chunked" frames an answer that can be relayed and
+            # inspected (RFC 9112 6.1); another coding (gzip, compress) would
+            # reach the client, and the response filter, still encoded.
+            if self.coded or value.strip().lower() != b"chunked":
+                raise UpstreamError("protocol: transfer-encoding other than chunked")
             self.coded = True
         elif lname == b"connection":
             tokens = value.lower()
